@@ -1,0 +1,4 @@
+from .backbones import AgentPVT, AgentSwinTransformer
+from .layers import AgentAttention
+
+__all__ = ['AgentAttention', 'AgentPVT', 'AgentSwinTransformer']

@@ -1,0 +1,335 @@
+"""Agent-Swin: the Swin Transformer with agent attention over whole stage maps.
+
+Read top to bottom: shifted-window attention (the ordinary 'B' attention), block, patch
+embedding, patch merging, backbone, published-weight filter.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model.weight_init import trunc_normal_
+
+from mmagent.models.layers import AgentAttention
+from mmagent.registry import MODELS
+from .base import (AgentBackbone, DropPath, Mlp, as_stage_list, check_agent_shape,
+                   check_out_indices, drop_path_rates, parse_attn_type, resolve_arch)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside square windows, with relative position bias."""
+
+    def __init__(self, embed_dims, num_heads, window_size=7, qkv_bias=True, attn_drop=0.,
+                 proj_drop=0.):
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads '
+                             f'({num_heads})')
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.scale = (embed_dims // num_heads) ** -0.5
+        ws = window_size
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * ws - 1) * (2 * ws - 1), num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
+                                            indexing='ij')).flatten(1)  # 2, ws*ws
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
+        index = rel[..., 0] * (2 * ws - 1) + rel[..., 1]
+        # Derived from the window size: not stored in mmagent's checkpoints.
+        self.register_buffer('relative_position_index', index, persistent=False)
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        trunc_normal_(self.relative_position_bias_table, std=.02)
+
+    def forward(self, x, mask=None):
+        """x: (B * nW, ws*ws, C); mask: (nW, ws*ws, ws*ws) of 0 / -100, or None."""
+        bw, n, c = x.shape
+        heads = self.num_heads
+        q, k, v = self.qkv(x).unflatten(-1, (3, heads, c // heads)).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(n, n, heads).permute(2, 0, 1)  # (h, n, n)
+        if mask is not None:
+            nw = mask.shape[0]
+            bias = (bias.unsqueeze(0) + mask.unsqueeze(1))  # (nW, h, n, n)
+            bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1, -1).reshape(bw, heads, n, n)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype),
+            dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(bw, n, c)))
+
+
+def window_partition(x, ws):
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, ws * ws, c)
+
+
+def window_reverse(windows, ws, h, w):
+    c = windows.shape[-1]
+    x = windows.view(-1, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, h, w, c)
+
+
+def shift_mask(h_pad, w_pad, ws, shift, device):
+    """The usual -100 mask for shifted windows on the padded map, (nW, ws*ws, ws*ws)."""
+    img = torch.zeros((1, h_pad, w_pad, 1), device=device)
+    cnt = 0
+    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+            img[:, hs, wsl, :] = cnt
+            cnt += 1
+    win = window_partition(img, ws).squeeze(-1)
+    mask = win.unsqueeze(1) - win.unsqueeze(2)
+    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+
+
+class SwinBlock(nn.Module):
+    """A Swin block: agent attention over the whole map ('A') or (shifted) window
+    attention on the map padded to a multiple of the window ('B')."""
+
+    def __init__(self, embed_dims, num_heads, attn_type, pretrain_hw, agent_num,
+                 agent_shape, window_size=7, shift=False, mlp_ratio=4., qkv_bias=True,
+                 drop=0., attn_drop=0., drop_path=0.):
+        super().__init__()
+        self.attn_type = attn_type
+        self.window_size = window_size
+        self.shift_size = window_size // 2 if (shift and attn_type == 'B') else 0
+        self.norm1 = nn.LayerNorm(embed_dims)
+        if attn_type == 'A':
+            self.attn = AgentAttention(
+                embed_dims, num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
+                downstream_agent_shape=agent_shape, qkv_layout='qkv', qkv_bias=qkv_bias,
+                attn_drop=attn_drop, proj_drop=drop)
+        else:
+            self.attn = WindowAttention(embed_dims, num_heads, window_size,
+                                        qkv_bias=qkv_bias, attn_drop=attn_drop,
+                                        proj_drop=drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(embed_dims)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop)
+
+    def window_attention(self, x, hw_shape):
+        b, _, c = x.shape
+        h, w = hw_shape
+        ws, shift = self.window_size, self.shift_size
+        x = x.view(b, h, w, c)
+        pad_r, pad_b = (ws - w % ws) % ws, (ws - h % ws) % ws
+        if pad_r or pad_b:
+            x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+        hp, wp = h + pad_b, w + pad_r
+        mask = None
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+            mask = shift_mask(hp, wp, ws, shift, x.device)
+        x = window_reverse(self.attn(window_partition(x, ws), mask), ws, hp, wp)
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        if pad_r or pad_b:
+            x = x[:, :h, :w, :]
+        return x.reshape(b, h * w, c)
+
+    def forward(self, x, hw_shape):
+        y = self.norm1(x)
+        if self.attn_type == 'A':
+            y = self.attn(y, hw_shape)
+        else:
+            y = self.window_attention(y, hw_shape)
+        x = x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class PatchEmbed(nn.Module):
+    """Zero-pad right/bottom to a multiple of the patch, conv, LayerNorm."""
+
+    def __init__(self, in_channels, embed_dims, patch_size=4):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(embed_dims)
+
+    def forward(self, x):
+        p = self.patch_size
+        h, w = x.shape[2:]
+        if h % p or w % p:
+            x = F.pad(x, (0, (p - w % p) % p, 0, (p - h % p) % p))
+        x = self.proj(x)
+        hw_shape = (x.shape[2], x.shape[3])
+        return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
+
+
+class PatchMerging(nn.Module):
+    """Zero-pad to even size; concat (0,0), (1,0), (0,1), (1,1) neighbours (row, col);
+    LayerNorm(4C); Linear(4C -> 2C, no bias)."""
+
+    def __init__(self, embed_dims):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * embed_dims)
+        self.reduction = nn.Linear(4 * embed_dims, 2 * embed_dims, bias=False)
+
+    def forward(self, x, hw_shape):
+        b, _, c = x.shape
+        h, w = hw_shape
+        x = x.view(b, h, w, c)
+        if h % 2 or w % 2:
+            x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+                       x[:, 1::2, 1::2]], dim=-1)
+        hw_shape = (x.shape[1], x.shape[2])
+        return self.reduction(self.norm(x.flatten(1, 2))), hw_shape
+
+
+class SwinStage(nn.Module):
+    """``blocks`` then an optional ``downsample`` (published names)."""
+
+    def __init__(self, blocks, downsample=None):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.downsample = downsample
+
+
+@MODELS.register_module()
+class AgentSwinTransformer(AgentBackbone):
+    """Agent-Swin backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
+
+    Args:
+        arch (str | dict): Preset name (``'tiny'``, ``'small'``, ``'base'``) or a dict
+            with the keys of a preset. Defaults to ``'tiny'``.
+        in_channels (int): Input channels. Defaults to 3.
+        patch_size (int): Defaults to 4.
+        pretrain_img_size (int): Pretraining resolution; sizes the agent biases.
+            Defaults to 224.
+        embed_dims (int, optional): Width of stage 1; doubles every stage.
+        depths, num_heads, agent_num (list, optional): Per-stage overrides (4 entries).
+        mlp_ratio (float, optional): Defaults to None (preset, 4).
+        attn_type (str, optional): One letter per stage: 'A' agent attention over the
+            stage map, 'B' shifted windows, 'M' mixed with the number of leading agent
+            blocks after the letters (``'AAMB2'``).
+        downstream_agent_shapes (list, optional): The agent grid of each stage.
+        window_size (int): Window of 'B' blocks. Defaults to 7.
+        out_indices (Sequence[int]): Stages to output, each through a LayerNorm
+            ``norm{i}``. Defaults to (0, 1, 2, 3).
+        qkv_bias (bool): Defaults to True.
+        drop_rate, attn_drop_rate (float): Defaults to 0.
+        drop_path_rate (float): Defaults to 0.1.
+        frozen_stages (int): -1 none, 0 the patch embedding, k the first k stages.
+        with_cp (bool): Gradient checkpointing per block. Defaults to False.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...)``.
+
+    There is no BatchNorm in this backbone, so there is no ``norm_eval``.
+    """
+    arch_zoo = {
+        'tiny': dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
+                     mlp_ratio=4., attn_type='AAAB', agent_num=[9, 16, 49, 49],
+                     downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)]),
+        'small': dict(embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24],
+                      mlp_ratio=4., attn_type='AABB', agent_num=[9, 16, 49, 49],
+                      downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)]),
+        'base': dict(embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
+                     mlp_ratio=4., attn_type='AAMB2', agent_num=[9, 16, 49, 49],
+                     downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)]),
+    }
+    downstream_only_keys = ('norm0', 'norm1', 'norm2', 'norm3')
+
+    def __init__(self,
+                 arch='tiny',
+                 in_channels=3,
+                 patch_size=4,
+                 pretrain_img_size=224,
+                 embed_dims=None,
+                 depths=None,
+                 num_heads=None,
+                 mlp_ratio=None,
+                 attn_type=None,
+                 agent_num=None,
+                 downstream_agent_shapes=None,
+                 window_size=7,
+                 out_indices=(0, 1, 2, 3),
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.1,
+                 frozen_stages=-1,
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(frozen_stages=frozen_stages, with_cp=with_cp, init_cfg=init_cfg)
+        cfg = resolve_arch(type(self).__name__, arch, self.arch_zoo, dict(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+            mlp_ratio=mlp_ratio, attn_type=attn_type, agent_num=agent_num,
+            downstream_agent_shapes=downstream_agent_shapes))
+        base_dims = cfg['embed_dims']
+        if not isinstance(base_dims, int) or base_dims <= 0:
+            raise ValueError(f'embed_dims must be a positive integer (the width of stage '
+                             f'1), got {base_dims!r}')
+        self.embed_dims = [base_dims * 2**i for i in range(4)]
+        self.depths = as_stage_list('depths', cfg['depths'])
+        self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
+        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
+        shapes = cfg['downstream_agent_shapes']
+        if not isinstance(shapes, (list, tuple)) or len(shapes) != 4:
+            raise ValueError(f'downstream_agent_shapes must have one (rows, cols) per '
+                             f'stage (4), got {shapes!r}')
+        self.downstream_agent_shapes = [
+            check_agent_shape(s, f'downstream_agent_shapes[{i}]')
+            for i, s in enumerate(shapes)]
+        for i, (c, h) in enumerate(zip(self.embed_dims, self.num_heads)):
+            if c % h:
+                raise ValueError(f'embed_dims of stage {i} ({c}) must be divisible by '
+                                 f'num_heads[{i}] ({h})')
+        self.attn_type = cfg['attn_type']
+        plan = parse_attn_type(self.attn_type, self.depths)
+        self.out_indices = check_out_indices(out_indices)
+        mlp_ratio = cfg['mlp_ratio']
+
+        self.patch_embed = PatchEmbed(in_channels, base_dims, patch_size)
+        self.pos_drop = nn.Dropout(drop_rate)
+        dpr = drop_path_rates(drop_path_rate, self.depths)
+        grid = pretrain_img_size // patch_size
+        self.layers = nn.ModuleList()
+        cur = 0
+        for i in range(4):
+            g = grid // 2**i
+            blocks = [
+                SwinBlock(self.embed_dims[i], self.num_heads[i], plan[i][j], (g, g),
+                          self.agent_num[i], self.downstream_agent_shapes[i],
+                          window_size=window_size, shift=j % 2 == 1, mlp_ratio=mlp_ratio,
+                          qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
+                          drop_path=dpr[cur + j]) for j in range(self.depths[i])]
+            cur += self.depths[i]
+            self.layers.append(SwinStage(
+                blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
+        self.stem = [self.patch_embed]
+        self.stage_modules = [
+            [self.layers[i]] + ([getattr(self, f'norm{i}')] if i in self.out_indices
+                                else []) for i in range(4)]
+        self._freeze()
+
+    def forward(self, x):
+        x, hw_shape = self.patch_embed(x)
+        x = self.pos_drop(x)
+        outs = []
+        for i, stage in enumerate(self.layers):
+            for block in stage.blocks:
+                x = self.run_block(block, x, hw_shape)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(x)
+                outs.append(out.unflatten(1, hw_shape).permute(0, 3, 1, 2).contiguous())
+            if stage.downsample is not None:
+                x, hw_shape = stage.downsample(x, hw_shape)
+        return tuple(outs)
+
+    @classmethod
+    def checkpoint_filter(cls, state_dict):
+        """Published Agent-Swin keys are this module's keys; drop the classifier
+        (``head``, the final ``norm``), derived buffers (relative position index,
+        attention masks) and anything else outside the backbone."""
+        kept, ignored = {}, []
+        for k, v in state_dict.items():
+            if (k.startswith(('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
+                              'norm3.', 'absolute_pos_embed'))
+                    and not k.endswith(('relative_position_index', 'attn_mask'))):
+                kept[k] = v
+            else:
+                ignored.append(k)
+        return kept, ignored

@@ -1,0 +1,3 @@
+from .agent_attention import AgentAttention, agent_attention_biases
+
+__all__ = ['AgentAttention', 'agent_attention_biases']

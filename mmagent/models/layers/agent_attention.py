@@ -1,0 +1,248 @@
+"""Agent attention (Han et al., "Agent Attention: On the Integration of Softmax and
+Linear Attention", ECCV 2024).
+
+A small grid of agent tokens, pooled from the queries, sits between the N tokens and
+themselves: the agents read all tokens (aggregation), then every token reads the agents
+(broadcast). With n agents the cost is O(N n d) instead of O(N^2 d).
+
+This module is the one implementation of the operation in mmagent; Agent-PVT and
+Agent-Swin both use it. Parameter names and shapes follow the published checkpoints.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+
+from mmagent.registry import MODELS
+
+__all__ = ['AgentAttention', 'agent_attention_biases', 'check_agent_shape']
+
+
+def _is_compiling():
+    compiler = getattr(torch, 'compiler', None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
+def check_agent_shape(value, name='downstream_agent_shape'):
+    """Return ``value`` as a tuple of two positive ints, or raise naming ``name``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        shape = tuple(value)
+    except TypeError:
+        shape = None
+    if (shape is None or len(shape) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                       for v in shape)):
+        raise ValueError(f'{name} must be two positive integers (rows, cols), '
+                         f'got {value!r}')
+    return shape
+
+
+def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
+                           hw_shape, agent_shape):
+    """Resize the six agent-bias parameters to a token map and an agent grid.
+
+    Args:
+        an_bias, na_bias (Tensor): (h, a, 7, 7).
+        ah_bias (Tensor): (1, h, a, R0, 1); aw_bias: (1, h, a, 1, R1).
+        ha_bias (Tensor): (1, h, R0, 1, a); wa_bias: (1, h, 1, R1, a).
+        hw_shape (tuple[int]): the token map (H, W).
+        agent_shape (tuple[int]): the agent grid (ph, pw).
+
+    Returns:
+        tuple[Tensor]: ``agent_bias`` (h, n, N), added to the agents' logits over the
+        tokens, and ``token_bias`` (h, N, n), added to the tokens' logits over the
+        agents; n = ph * pw, N = H * W. Neither depends on the batch.
+
+    Both resizes of the spec are linear, so the two terms of each bias are summed after
+    their first resize and share the second one; the agent-side and token-side biases
+    are stacked on the head axis so that the second resize runs once.
+    """
+    num_heads, agent_num = an_bias.shape[:2]
+    pool = math.isqrt(agent_num)
+    height, width = hw_shape
+    num_tokens = height * width
+
+    def to_map(bias):  # (h, a, r0, r1) -> (h, a, H, W)
+        return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
+
+    agent_side = to_map(an_bias) + to_map((ah_bias + aw_bias)[0])
+    token_side = to_map(na_bias) + to_map((ha_bias + wa_bias)[0].permute(0, 3, 1, 2))
+    both = torch.cat([agent_side, token_side], dim=0)  # (2h, a, H, W)
+    # Resize the agent axis: (2h, p, p, N) -> (2h, N, p, p) -> (2h, N, ph, pw).
+    both = both.reshape(2 * num_heads, pool, pool, num_tokens).permute(0, 3, 1, 2)
+    both = F.interpolate(both, size=agent_shape, mode='bilinear', align_corners=False)
+    both = both.reshape(2 * num_heads, num_tokens, -1)
+    return both[:num_heads].transpose(1, 2), both[num_heads:]
+
+
+@MODELS.register_module()
+class AgentAttention(BaseModule):
+    """Agent attention over a whole H x W token map.
+
+    Args:
+        embed_dims (int): Channels C of the tokens.
+        num_heads (int): Number of heads; must divide ``embed_dims``.
+        agent_num (int): Agent count a at pretraining; a perfect square. Sizes the
+            agent biases. Defaults to 49.
+        pretrain_hw (tuple[int] | int): The token map (R0, R1) at pretraining
+            resolution; sizes the agent biases. Defaults to (7, 7).
+        downstream_agent_shape (tuple[int] | None): The agent grid (ph, pw) used at
+            run time. Defaults to None, meaning (sqrt(a), sqrt(a)).
+        qkv_layout (str): ``'qkv'`` for one C->3C projection named ``qkv``
+            (Agent-Swin), ``'q_kv'`` for ``q`` (C->C) and ``kv`` (C->2C) (Agent-PVT).
+            Defaults to ``'qkv'``.
+        qkv_bias (bool): Bias in the q/k/v projections. Defaults to True.
+        qk_scale (float | None): Overrides the scale head_dim ** -0.5.
+        attn_drop (float): Dropout on the attention weights. Defaults to 0.
+        proj_drop (float): Dropout after the output projection. Defaults to 0.
+        kernel_size (int): Kernel of the depthwise conv on V. Defaults to 3.
+        cache_biases (bool): In inference (no gradient needed), keep the resized
+            biases of the last (H, W) and reuse them until the bias parameters change.
+            Defaults to True.
+        init_cfg (dict | list[dict], optional): Initialization config.
+
+    The forward takes ``x`` of shape (B, N, C) with N = H * W in row-major order and the
+    map size ``hw_shape = (H, W)``, and returns (B, N, C).
+    """
+
+    def __init__(self,
+                 embed_dims,
+                 num_heads,
+                 agent_num=49,
+                 pretrain_hw=(7, 7),
+                 downstream_agent_shape=None,
+                 qkv_layout='qkv',
+                 qkv_bias=True,
+                 qk_scale=None,
+                 attn_drop=0.,
+                 proj_drop=0.,
+                 kernel_size=3,
+                 cache_biases=True,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if num_heads <= 0 or embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        if (not isinstance(agent_num, int) or agent_num <= 0
+                or math.isqrt(agent_num) ** 2 != agent_num):
+            raise ValueError(f'agent_num must be a perfect square (4, 9, 16, 49, ...), '
+                             f'got {agent_num!r}')
+        if qkv_layout not in ('qkv', 'q_kv'):
+            raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
+        pool = math.isqrt(agent_num)
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = qk_scale or self.head_dims ** -0.5
+        self.agent_num = agent_num
+        self.pretrain_hw = check_agent_shape(pretrain_hw, 'pretrain_hw')
+        self.agent_shape = check_agent_shape(
+            (pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
+        self.qkv_layout = qkv_layout
+        self.cache_biases = cache_biases
+
+        if qkv_layout == 'qkv':
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        else:
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.dwc = nn.Conv2d(embed_dims, embed_dims, kernel_size,
+                             padding=kernel_size // 2, groups=embed_dims)
+
+        r0, r1 = self.pretrain_hw
+        h, a = num_heads, agent_num
+        self.an_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
+        self.na_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
+        self.ah_bias = nn.Parameter(torch.zeros(1, h, a, r0, 1))
+        self.aw_bias = nn.Parameter(torch.zeros(1, h, a, 1, r1))
+        self.ha_bias = nn.Parameter(torch.zeros(1, h, r0, 1, a))
+        self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r1, a))
+        for name in self.bias_names:
+            trunc_normal_(getattr(self, name), std=.02)
+        self._bias_cache = None
+
+    bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
+
+    def extra_repr(self):
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
+                f'agent_num={self.agent_num}, agent_shape={self.agent_shape}, '
+                f'pretrain_hw={self.pretrain_hw}')
+
+    def biases(self, hw_shape):
+        """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``.
+
+        Cached for inference: the cache key holds the map size, device, dtype and the
+        in-place version counters of the six parameters, which ``load_state_dict``,
+        optimizer steps and any other in-place update bump, so a stale entry is never
+        served.
+        """
+        params = [getattr(self, n) for n in self.bias_names]
+        use_cache = (self.cache_biases and not _is_compiling()
+                     and not (torch.is_grad_enabled()
+                              and any(p.requires_grad for p in params)))
+        if use_cache:
+            key = (tuple(hw_shape), self.agent_shape, params[0].device, params[0].dtype,
+                   tuple((p.data_ptr(), p._version) for p in params))
+            if self._bias_cache is not None and self._bias_cache[0] == key:
+                return self._bias_cache[1]
+        out = agent_attention_biases(*params, hw_shape=hw_shape,
+                                     agent_shape=self.agent_shape)
+        if use_cache:
+            self._bias_cache = (key, out)
+        else:
+            self._bias_cache = None
+        return out
+
+    def _apply(self, fn, *args, **kwargs):
+        self._bias_cache = None  # .to(), .half(), .cuda() ...
+        return super()._apply(fn, *args, **kwargs)
+
+    def project_qkv(self, x):
+        """q, k, v as (B, N, C) views of the projections."""
+        if self.qkv_layout == 'qkv':
+            return self.qkv(x).chunk(3, dim=-1)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.q(x), k, v
+
+    def forward(self, x, hw_shape):
+        batch, num_tokens, channels = x.shape
+        height, width = hw_shape
+        if num_tokens != height * width:
+            raise ValueError(f'AgentAttention got {num_tokens} tokens for a map of '
+                             f'{height}x{width}')
+        heads, head_dims = self.num_heads, self.head_dims
+        q, k, v = self.project_qkv(x)
+
+        # Agents: average-pool the queries over the map (channels-last view, no copy).
+        agents = F.adaptive_avg_pool2d(
+            q.unflatten(1, (height, width)).permute(0, 3, 1, 2), self.agent_shape)
+        agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
+
+        def split_heads(t):  # (B, L, C) -> (B, h, L, d)
+            return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
+
+        q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
+        agent_bias, token_bias = self.biases((height, width))
+        dtype = q_h.dtype
+        drop = self.attn_drop if self.training else 0.
+        # Aggregation: the agents read every token.
+        agent_v = F.scaled_dot_product_attention(
+            a_h, k_h, v_h, attn_mask=agent_bias.to(dtype), dropout_p=drop,
+            scale=self.scale)
+        # Broadcast: every token reads the agents.
+        out = F.scaled_dot_product_attention(
+            q_h, a_h, agent_v, attn_mask=token_bias.to(dtype), dropout_p=drop,
+            scale=self.scale)
+        out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
+        # Diversity restoration: depthwise conv on V viewed as an image.
+        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
+        out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
+        return self.proj_drop(self.proj(out))
