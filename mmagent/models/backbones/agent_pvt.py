@@ -176,6 +176,7 @@ class AgentPVT(AgentBackbone):
         plan = parse_attn_type(self.attn_type, self.depths)
         self.out_indices = check_out_indices(out_indices)
         self.pretrain_img_size = pretrain_img_size
+        self.patch_size = patch_size
 
         dpr = drop_path_rates(drop_path_rate, self.depths)
         grid = pretrain_img_size // patch_size
@@ -220,6 +221,10 @@ class AgentPVT(AgentBackbone):
         return pos.flatten(2).transpose(1, 2)
 
     def forward(self, x):
+        min_size = self.patch_size * 8  # the patch conv, then three stride-2 convs
+        if x.shape[-2] < min_size or x.shape[-1] < min_size:
+            raise ValueError(f'AgentPVT needs inputs of at least {min_size}x{min_size} '
+                             f'pixels, got {x.shape[-2]}x{x.shape[-1]}')
         outs = []
         for i in range(4):
             x, hw_shape = getattr(self, f'patch_embed{i + 1}')(x)
