@@ -9,5 +9,6 @@ from .version import __version__  # noqa: F401
 from .registry import MODELS  # noqa: F401
 from .utils import safe_globals  # noqa: F401  (registers the allow-list on import)
 from . import models  # noqa: F401,E402  (registers the models)
+from . import zoo  # noqa: F401,E402  (registers the mmagent:// checkpoint scheme)
 
 __all__ = ['__version__', 'MODELS']

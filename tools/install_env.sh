@@ -45,6 +45,7 @@ for name, ver in pins.items():
         sys.exit(1)
 for name in ('ftfy', 'regex', 'pytest'):
     md.version(name)
+import pkg_resources  # noqa: F401  (MMEngine needs it for 'mmdet::' base configs)
 import numpy
 assert int(numpy.__version__.split('.')[0]) < 2
 from mmcv.ops import nms  # noqa: F401  (compiled ops present)

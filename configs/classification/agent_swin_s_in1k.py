@@ -1,0 +1,6 @@
+# Agent-Swin-S ImageNet-1k classifier for mmpretrain (top-1 83.7, 50M params).
+_base_ = './agent_swin_t_in1k.py'
+
+model = dict(
+    backbone=dict(arch='small', drop_path_rate=0.3),
+    init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k?target=mmpretrain'))

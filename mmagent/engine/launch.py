@@ -1,0 +1,170 @@
+"""What ``tools/train.py`` and ``tools/test.py`` do, for mmdet, mmseg and mmpretrain
+configs alike: pick the codebase from the config's ``default_scope``, apply the
+familiar command-line options, check the dataset is there, set up distributed runs
+(also on CPU), build the Runner."""
+import importlib
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+
+#: default_scope -> (package, what it does, how to get the data of its usual datasets)
+CODEBASES = {
+    'mmdet': ('mmdet', 'detection'),
+    'mmseg': ('mmseg', 'segmentation'),
+    'mmpretrain': ('mmpretrain', 'classification'),
+}
+
+DATA_HINTS = {
+    'CocoDataset': 'COCO 2017 from https://cocodataset.org/#download, unpacked so that '
+                   'data_root holds annotations/, train2017/ and val2017/',
+    'ADE20KDataset': 'ADE20K (ADEChallengeData2016.zip) from '
+                     'http://sceneparsing.csail.mit.edu/, unpacked so that data_root '
+                     'holds images/ and annotations/',
+    'ImageNet': 'ImageNet-1k from https://image-net.org/, laid out as mmpretrain '
+                'expects (train/, val/, meta/)',
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset the run needs is not where the config says."""
+
+
+def load_config(path, cfg_options=None):
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def codebase_of(cfg):
+    """Import the codebase the config belongs to and return its scope name."""
+    scope = cfg.get('default_scope')
+    if scope not in CODEBASES:
+        raise ValueError(
+            f'{cfg.filename}: default_scope is {scope!r}; mmagent\'s tools run configs '
+            f'of {", ".join(sorted(CODEBASES))} (inherit from one of their base configs)')
+    package = CODEBASES[scope][0]
+    try:
+        importlib.import_module(f'{package}.utils').register_all_modules(
+            init_default_scope=False)
+    except ImportError as e:
+        raise ImportError(
+            f'{cfg.filename} is a {package} config, but {package} cannot be imported: '
+            f'{e}. (mmpretrain 1.2 imports torchvision at import time: install the '
+            f'torchvision build that matches your torch.)') from e
+    importlib.import_module('mmagent')
+    return scope
+
+
+def _datasets(cfg_dataset):
+    """Leaf dataset configs of a (possibly wrapped) dataset config."""
+    if not isinstance(cfg_dataset, dict):
+        return []
+    if 'dataset' in cfg_dataset:
+        return _datasets(cfg_dataset['dataset'])
+    if 'datasets' in cfg_dataset:
+        return [d for sub in cfg_dataset['datasets'] for d in _datasets(sub)]
+    return [cfg_dataset]
+
+
+def check_datasets(cfg, splits):
+    """Raise :class:`DatasetNotFoundError` naming the first missing path, the
+    ``data_root`` it was read from and how to get the data."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        for ds in _datasets(loader.get('dataset')):
+            root = ds.get('data_root') or ''
+            wanted = []
+            if root:
+                wanted.append(root)
+            if ds.get('ann_file'):
+                wanted.append(osp.join(root, ds['ann_file']))
+            prefix = ds.get('data_prefix') or {}
+            if isinstance(prefix, dict):
+                wanted += [osp.join(root, v) for v in prefix.values() if v]
+            for path in wanted:
+                if not osp.exists(path):
+                    hint = DATA_HINTS.get(ds.get('type'), 'the dataset the config names')
+                    raise DatasetNotFoundError(
+                        f'the {split} data of {osp.basename(cfg.filename)} is missing.\n'
+                        f'  looked for: {path}\n'
+                        f'  data_root:  {root!r} (dataset type {ds.get("type")})\n'
+                        f'  get it:     {hint}\n'
+                        f'  or point the config at your copy: --cfg-options '
+                        f'{split}_dataloader.dataset.data_root=/path/to/data/\n'
+                        f'  no data at hand? `make demo` trains on a synthetic dataset.')
+
+
+def _replace_syncbn(node):
+    """SyncBN needs CUDA: on CPU use BN (what MMEngine does itself when not
+    distributed)."""
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+        for v in node.values():
+            _replace_syncbn(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _replace_syncbn(v)
+
+
+def setup_distributed(cfg, launcher):
+    """Distributed setup beyond MMEngine's: on machines without CUDA, MMEngine's
+    ``pytorch`` launcher calls ``torch.cuda.set_device``; here the process group is
+    started with gloo from torchrun's environment instead, and the model is wrapped by
+    the stock ``MMDistributedDataParallel`` without device ids. With CUDA, MMEngine's
+    own path (NCCL) runs untouched."""
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {launcher} needs CUDA; on CPU use --launcher '
+                           f'pytorch under torchrun (gloo backend)')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    _replace_syncbn(cfg._cfg_dict)
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None  # CPU modules: DDP takes no device ids
+    cfg.model_wrapper_cfg = wrapper
+    cfg.env_cfg = cfg.get('env_cfg', ConfigDict())
+    cfg.env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+
+
+def apply_common_options(cfg, config_path, work_dir=None, amp=False, resume=None):
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    if amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp needs a GPU: MMEngine\'s AmpOptimWrapper does not '
+                               'run on CPU')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume:
+        cfg.resume = True
+        cfg.load_from = resume
+
+
+def build_runner(cfg):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def env_rank():
+    return int(os.environ.get('RANK', 0))

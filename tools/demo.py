@@ -1,0 +1,72 @@
+"""Run a detector / segmentor / classifier on an image and save the picture.
+
+    python tools/demo.py IMAGE CONFIG --weights NAME_OR_FILE [--out-dir outputs]
+
+NAME_OR_FILE is a checkpoint file, a URL, or a zoo name (fetched and converted).
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def resolve_weights(weights):
+    if osp.isfile(weights) or '://' in weights:
+        return weights
+    from mmagent import zoo
+    try:
+        zoo.get_entry(weights)
+    except KeyError:
+        raise FileNotFoundError(f'--weights {weights!r} is neither a file nor a zoo '
+                                f'name (python tools/download.py --list)') from None
+    return zoo.fetch(weights)
+
+
+def run(image, config, weights, out_dir='outputs', device='cpu'):
+    """Run the codebase's inferencer; return the list of written picture paths."""
+    from mmagent.engine import codebase_of, load_config
+    if not osp.isfile(image):
+        raise FileNotFoundError(f'IMAGE not found: {image}')
+    cfg = load_config(config)
+    scope = codebase_of(cfg)
+    weights = resolve_weights(weights)
+    if scope == 'mmdet':
+        from mmdet.apis import DetInferencer as Inferencer
+    elif scope == 'mmseg':
+        from mmseg.apis import MMSegInferencer as Inferencer
+    else:
+        from mmpretrain.apis import ImageClassificationInferencer as Inferencer
+    if scope == 'mmpretrain':
+        inferencer = Inferencer(model=cfg, pretrained=weights, device=device)
+        inferencer(image, show_dir=osp.join(out_dir, 'vis'))
+    else:
+        inferencer = Inferencer(model=cfg, weights=weights, device=device)
+        inferencer(image, out_dir=out_dir)
+    vis = osp.join(out_dir, 'vis')
+    name = osp.basename(image)
+    written = [osp.join(vis, f) for f in sorted(__import__('os').listdir(vis))
+               if osp.splitext(f)[0] == osp.splitext(name)[0]] if osp.isdir(vis) else []
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('image')
+    parser.add_argument('config')
+    parser.add_argument('--weights', required=True, help='file, URL or zoo name')
+    parser.add_argument('--out-dir', default='outputs')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    try:
+        written = run(args.image, args.config, args.weights, args.out_dir, args.device)
+    except FileNotFoundError as e:
+        print(f'mmagent: {e}', file=sys.stderr)
+        return 1
+    for path in written:
+        print(f'wrote {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Evaluate a checkpoint with an mmdet / mmseg / mmpretrain config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE_OR_DIR]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file, URL or mmagent:// name')
+    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument('--out', help='detection: a .pkl of raw results; '
+                        'segmentation: a folder of predicted label maps; '
+                        'classification: a .pkl of predictions')
+    parser.add_argument('--show-dir', help='write pictures of the predictions here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualisation(cfg, scope, show_dir):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError(f'{cfg.filename} has no visualization hook for --show-dir')
+    hook['draw'] = True
+    if scope == 'mmdet':
+        hook['test_out_dir'] = osp.abspath(show_dir)
+    else:  # mmseg and mmpretrain save through the visualizer's save_dir
+        cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+        if scope == 'mmpretrain':
+            hook['enable'] = True
+            hook['out_dir'] = osp.abspath(show_dir)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmagent.engine import (DatasetNotFoundError, apply_common_options,
+                                build_runner, check_datasets, codebase_of, load_config,
+                                setup_distributed)
+    cfg = load_config(args.config, args.cfg_options)
+    scope = codebase_of(cfg)
+    apply_common_options(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    try:
+        check_datasets(cfg, ['test'])
+    except DatasetNotFoundError as e:
+        print(f'mmagent: {e}', file=sys.stderr)
+        return 2
+    if args.show_dir:
+        enable_visualisation(cfg, scope, args.show_dir)
+    if args.out and scope == 'mmseg':
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    setup_distributed(cfg, args.launcher)
+    runner = build_runner(cfg)
+    if args.out and scope != 'mmseg':
+        if scope == 'mmdet':
+            from mmdet.evaluation import DumpDetResults as Dump
+        else:
+            from mmengine.evaluator import DumpResults as Dump
+        runner.test_evaluator.metrics.append(Dump(out_file_path=args.out))
+    runner.test()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
