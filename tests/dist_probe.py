@@ -20,8 +20,9 @@ class RankProbeHook(Hook):
 
     def after_train(self, runner):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        torch.save({'state_dict': {k: v.detach().clone()
-                                   for k, v in model.state_dict().items()},
+        torch.save({'params': {k: v.detach().clone()
+                               for k, v in model.named_parameters()},
+                    'buffers': {k: v.detach().clone() for k, v in model.named_buffers()},
                     'seen': self.seen,
                     'wrapper': type(runner.model).__name__,
                     'world_size': torch.distributed.get_world_size()},

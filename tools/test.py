@@ -37,6 +37,7 @@ def enable_visualisation(cfg, scope, show_dir):
     if hook is None:
         raise RuntimeError(f'{cfg.filename} has no visualization hook for --show-dir')
     hook['draw'] = True
+    hook['interval'] = 1  # every test image, not every 50th
     if scope == 'mmdet':
         hook['test_out_dir'] = osp.abspath(show_dir)
     else:  # mmseg and mmpretrain save through the visualizer's save_dir

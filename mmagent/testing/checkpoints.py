@@ -30,3 +30,45 @@ def published_classification_state(backbone, num_classes=1000):
     state['head.weight'] = torch.randn(num_classes, c) * 0.02
     state['head.bias'] = torch.zeros(num_classes)
     return state
+
+
+def _window_buffers(model, prefix=''):
+    """The relative-position index buffers the authors' Swin saved in state dicts."""
+    out = {}
+    for name, module in model.named_modules():
+        index = getattr(module, 'relative_position_index', None)
+        if index is not None:
+            out[f'{prefix}{name}.relative_position_index'] = index.clone()
+    return out
+
+
+def published_downstream_checkpoint(model, layout, num_classes=80, half=False):
+    """A checkpoint as mmdetection 2.x (``'mmdet2'``) or mmsegmentation 0.x
+    (``'mmseg0'``) saved it for ``model`` (a detector / segmentor built from a zoo
+    config): ``meta`` with ``CLASSES`` (and ``PALETTE``), ``state_dict`` including the
+    Swin index buffers, and the optimizer state.
+
+    ``half=True`` stores floating tensors in fp16 to keep test files small.
+    """
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state.update(_window_buffers(model))
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    classes = tuple(f'class_{i}' for i in range(num_classes))
+    meta = dict(env_info='sys.platform: linux\nPyTorch: 1.12.1', seed=0,
+                exp_name='published.py', config='model = dict(...)', epoch=12,
+                iter=88000, mmcv_version='1.6.0', time='Mon Oct 30 12:00:00 2023',
+                CLASSES=classes, hook_msgs=dict(last_ckpt='work_dirs/latest.pth'))
+    if layout == 'mmdet2':
+        meta['mmdet_version'] = '2.25.0'
+    elif layout == 'mmseg0':
+        meta['mmseg_version'] = '0.30.0'
+        meta['PALETTE'] = [[i % 256, (3 * i) % 256, (7 * i) % 256]
+                           for i in range(num_classes)]
+    else:
+        raise ValueError(f'layout must be mmdet2 or mmseg0, got {layout!r}')
+    first = next(iter(state))
+    optimizer = dict(state={0: dict(step=torch.tensor(88000.),
+                                    exp_avg=torch.zeros_like(state[first]))},
+                     param_groups=[dict(lr=1e-6, weight_decay=0.05, params=[0])])
+    return dict(meta=meta, state_dict=state, optimizer=optimizer)

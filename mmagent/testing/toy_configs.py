@@ -103,7 +103,7 @@ def write_toy_config(base, kind, data_root, path, epochs=1, iters=2, batch_size=
         backbone_overrides (str): Extra ``key=value, ...`` for the backbone dict.
 
     Heads keep the base's class count: set it with ``--cfg-options`` (list indices
-    work, e.g. ``model.roi_head.bbox_head.0.num_classes=3``), see :data:`HEAD_CLASSES`.
+    work, e.g. ``model.roi_head.bbox_head.0.num_classes=3``), see :data:`TOY_OPTIONS`.
     """
     imports = ''.join(f', {m!r}' for m in extra_imports)
     if kind == 'det':
@@ -121,13 +121,19 @@ def write_toy_config(base, kind, data_root, path, epochs=1, iters=2, batch_size=
     return path
 
 
-#: --cfg-options that point each zoo model's heads at the toy classes.
-HEAD_CLASSES = {
+_FEW_PROPOSALS = ['model.train_cfg.rpn_proposal.max_per_img=100',
+                  'model.test_cfg.rpn.max_per_img=100']
+
+#: --cfg-options that point each zoo model's heads at the toy classes (and keep the
+#: two-stage detectors' proposal counts toy-sized).
+TOY_OPTIONS = {
     'maskrcnn': ['model.roi_head.bbox_head.num_classes=3',
-                 'model.roi_head.mask_head.num_classes=3'],
-    'retinanet': ['model.bbox_head.num_classes=3'],
+                 'model.roi_head.mask_head.num_classes=3'] + _FEW_PROPOSALS,
+    # score_thr 0: an untrained RetinaNet scores below the stock 0.05 everywhere.
+    'retinanet': ['model.bbox_head.num_classes=3', 'model.test_cfg.score_thr=0.0'],
     'cascade_maskrcnn': [f'model.roi_head.bbox_head.{i}.num_classes=3' for i in range(3)]
-    + [f'model.roi_head.mask_head.{i}.num_classes=3' for i in range(3)],
+    + ['model.roi_head.mask_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0']
+    + _FEW_PROPOSALS,
     'upernet': ['model.decode_head.num_classes=4', 'model.auxiliary_head.num_classes=4'],
     'fpn': ['model.decode_head.num_classes=4'],
 }

@@ -1,13 +1,12 @@
 """tools/train.py and tools/test.py on toy data with the real zoo configs."""
 import glob
-import json
 import os.path as osp
 
 import pytest
 
-from mmagent.testing.toy_configs import HEAD_CLASSES, write_toy_config
+from mmagent.testing.toy_configs import TOY_OPTIONS, write_toy_config
 from tests.conftest import ROOT
-from tests.test_tools.conftest import config_path, run_tool
+from tests.test_tools.conftest import config_path, read_metrics, run_tool
 
 
 def test_missing_dataset_gives_one_clear_message(tmp_path):
@@ -43,19 +42,15 @@ def test_train_then_test_each_model_family(name, kind, family, backbone, tmp_pat
                            str(tmp_path / 'cfg.py'), epochs=1, iters=2,
                            backbone_overrides=backbone)
     work = str(tmp_path / 'work')
-    classes = HEAD_CLASSES[family]
+    classes = TOY_OPTIONS[family]
     run_tool('tools/train.py', cfg, '--work-dir', work, '--cfg-options',
-             'train_cfg.val_interval=100', *classes)
+             'train_cfg.val_begin=100', *classes)
     ckpts = glob.glob(osp.join(work, '*.pth'))
     assert ckpts, 'no checkpoint written'
     out = str(tmp_path / ('results.pkl' if kind == 'det' else 'pred'))
     run_tool('tools/test.py', cfg, ckpts[0], '--work-dir', work, '--out', out,
              '--show-dir', str(tmp_path / 'vis'), '--cfg-options', *classes)
-    logs = glob.glob(osp.join(work, '*', '*.json'))
-    metrics = {}
-    for log in logs:
-        for line in open(log):
-            metrics.update(json.loads(line))
+    metrics = read_metrics(work)
     key = 'coco/bbox_mAP' if kind == 'det' else 'mIoU'
     assert key in metrics, sorted(metrics)
     assert osp.exists(out)
