@@ -5,6 +5,7 @@
 NAME_OR_FILE is a checkpoint file, a URL, or a zoo name (fetched and converted).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -23,7 +24,7 @@ def resolve_weights(weights):
     return zoo.fetch(weights)
 
 
-def run(image, config, weights, out_dir='outputs', device='cpu'):
+def run(image, config, weights, out_dir='outputs', device='cpu', score_thr=0.3):
     """Run the codebase's inferencer; return the list of written picture paths."""
     from mmagent.engine import codebase_of, load_config
     if not osp.isfile(image):
@@ -42,10 +43,11 @@ def run(image, config, weights, out_dir='outputs', device='cpu'):
         inferencer(image, show_dir=osp.join(out_dir, 'vis'))
     else:
         inferencer = Inferencer(model=cfg, weights=weights, device=device)
-        inferencer(image, out_dir=out_dir)
+        extra = dict(pred_score_thr=score_thr) if scope == 'mmdet' else {}
+        inferencer(image, out_dir=out_dir, **extra)
     vis = osp.join(out_dir, 'vis')
     name = osp.basename(image)
-    written = [osp.join(vis, f) for f in sorted(__import__('os').listdir(vis))
+    written = [osp.join(vis, f) for f in sorted(os.listdir(vis))
                if osp.splitext(f)[0] == osp.splitext(name)[0]] if osp.isdir(vis) else []
     return written
 
@@ -57,9 +59,12 @@ def main(argv=None):
     parser.add_argument('--weights', required=True, help='file, URL or zoo name')
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detection: draw boxes scoring at least this')
     args = parser.parse_args(argv)
     try:
-        written = run(args.image, args.config, args.weights, args.out_dir, args.device)
+        written = run(args.image, args.config, args.weights, args.out_dir, args.device,
+                      args.score_thr)
     except FileNotFoundError as e:
         print(f'mmagent: {e}', file=sys.stderr)
         return 1

@@ -18,6 +18,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('name', nargs='?', help='zoo name (see --list)')
     parser.add_argument('--list', action='store_true', help='print the zoo and exit')
+    parser.add_argument('--markdown', action='store_true',
+                        help='with --list: a Markdown table (the README\'s)')
     parser.add_argument('--dest', help='folder to put the file in (default: the cache)')
     parser.add_argument('--target', choices=['backbone', 'mmpretrain'],
                         default='backbone', help='conversion target for ImageNet '
@@ -30,7 +32,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from mmagent import zoo
     if args.list:
-        print(zoo.format_table())
+        print(zoo.format_table(markdown=args.markdown))
         return 0
     if not args.name:
         parser.error('give a zoo NAME, or --list')

@@ -157,3 +157,10 @@ def test_real_index_lists_every_published_result():
     assert not index['upernet_agent_swin_s_ade20k_160k'].published
     assert index['maskrcnn_agent_pvt_t_coco_1x'].metrics == {'box AP': 41.4,
                                                              'mask AP': 38.7}
+
+
+def test_readme_zoo_table_is_generated_from_the_index():
+    table = zoo.format_table(zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml')),
+                             markdown=True)
+    readme = open(osp.join(ROOT, 'README.md')).read()
+    assert table in readme
