@@ -18,7 +18,8 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
 
-__all__ = ['AgentAttention', 'agent_attention_biases', 'check_agent_shape']
+__all__ = ['AgentAttention', 'agent_attention_biases', 'biased_attention',
+           'bilinear_matrix', 'check_agent_shape']
 
 
 def _is_compiling():
@@ -42,6 +43,27 @@ def check_agent_shape(value, name='downstream_agent_shape'):
     return shape
 
 
+def bilinear_matrix(in_size, out_size, dtype=torch.float32, device=None):
+    """(out_size, in_size) weights of 1-D bilinear resizing with
+    ``align_corners=False`` - the weights ``F.interpolate`` uses, as a matrix."""
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, dtype=torch.float64) + 0.5) * scale - 0.5).clamp(min=0)
+    lo = src.floor().long().clamp(max=in_size - 1)
+    hi = torch.where(lo < in_size - 1, lo + 1, lo)
+    frac = src - lo
+    mat = torch.zeros(out_size, in_size, dtype=torch.float64)
+    rows = torch.arange(out_size)
+    mat.index_put_((rows, lo), 1 - frac, accumulate=True)
+    mat.index_put_((rows, hi), frac, accumulate=True)
+    return mat.to(dtype=dtype, device=device)
+
+
+def agent_resize_matrix(pool, agent_shape, dtype=torch.float32, device=None):
+    """(n, a) matrix resizing a row-major p x p agent grid to ``agent_shape``."""
+    return torch.kron(bilinear_matrix(pool, agent_shape[0], dtype, device),
+                      bilinear_matrix(pool, agent_shape[1], dtype, device))
+
+
 def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
                            hw_shape, agent_shape):
     """Resize the six agent-bias parameters to a token map and an agent grid.
@@ -58,26 +80,75 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
         tokens, and ``token_bias`` (h, N, n), added to the tokens' logits over the
         agents; n = ph * pw, N = H * W. Neither depends on the batch.
 
-    Both resizes of the spec are linear, so the two terms of each bias are summed after
-    their first resize and share the second one; the agent-side and token-side biases
-    are stacked on the head axis so that the second resize runs once.
+    The spec's two resizes are linear, so: the agent-side and token-side biases are
+    stacked on the head axis and each pair of terms is resized to the map together
+    (two bilinear resizes instead of four), the terms are summed, and the agent-grid
+    resize - a bilinear resize over N channels in the spec's wording - is one (n, a)
+    matrix product with the same bilinear weights, which also leaves the agent-side
+    bias in its final layout.
     """
     num_heads, agent_num = an_bias.shape[:2]
     pool = math.isqrt(agent_num)
     height, width = hw_shape
-    num_tokens = height * width
 
-    def to_map(bias):  # (h, a, r0, r1) -> (h, a, H, W)
+    def to_map(bias):  # (2h, a, r0, r1) -> (2h, a, H, W)
         return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
 
-    agent_side = to_map(an_bias) + to_map((ah_bias + aw_bias)[0])
-    token_side = to_map(na_bias) + to_map((ha_bias + wa_bias)[0].permute(0, 3, 1, 2))
-    both = torch.cat([agent_side, token_side], dim=0)  # (2h, a, H, W)
-    # Resize the agent axis: (2h, p, p, N) -> (2h, N, p, p) -> (2h, N, ph, pw).
-    both = both.reshape(2 * num_heads, pool, pool, num_tokens).permute(0, 3, 1, 2)
-    both = F.interpolate(both, size=agent_shape, mode='bilinear', align_corners=False)
-    both = both.reshape(2 * num_heads, num_tokens, -1)
-    return both[:num_heads].transpose(1, 2), both[num_heads:]
+    grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
+        [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
+    resize = agent_resize_matrix(pool, agent_shape, grid.dtype, grid.device)
+    both = torch.matmul(resize, grid.flatten(2))  # (2h, n, N)
+    return both[:num_heads], both[num_heads:].transpose(1, 2)
+
+
+class BiasedAttention(torch.autograd.Function):
+    """softmax(scale * q k^T + bias) v, with the gradient of the batch-shared bias.
+
+    PyTorch's fused SDPA kernels give no gradient for ``attn_mask``, so training with
+    learned biases falls back to its unfused path, which keeps several (B, h, L, S)
+    intermediates and a per-image copy of the bias. This function keeps only the
+    attention probabilities P and computes, in one backward,
+    dV = P^T dO, dS = P * (dO v^T - rowsum(dO v^T * P)), dQ = s dS k, dK = s dS^T q and
+    dBias = sum over the batch of dS (in place where possible).
+
+    Shapes: q (B, h, L, d), k and v (B, h, S, d), bias (1, h, L, S) -> (B, h, L, d).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, scale):
+        attn = torch.matmul(q, k.transpose(-2, -1)).mul_(scale).add_(bias)
+        attn = torch.softmax(attn, dim=-1)
+        ctx.save_for_backward(q, k, v, attn)
+        ctx.scale = scale
+        ctx.bias_needs_grad = bias.requires_grad
+        return torch.matmul(attn, v)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, attn = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_v = torch.matmul(attn.transpose(-2, -1), grad_out)
+        grad_s = torch.matmul(grad_out, v.transpose(-2, -1))
+        grad_s.sub_((grad_s * attn).sum(dim=-1, keepdim=True)).mul_(attn)
+        grad_bias = grad_s.sum(dim=0, keepdim=True) if ctx.bias_needs_grad else None
+        grad_q = torch.matmul(grad_s, k).mul_(ctx.scale)
+        grad_k = torch.matmul(grad_s.transpose(-2, -1), q).mul_(ctx.scale)
+        return grad_q, grad_k, grad_v, grad_bias, None
+
+
+def biased_attention(q, k, v, bias, scale, dropout_p=0.):
+    """Softmax attention with an additive, batch-shared bias ``(1, h, L, S)``.
+
+    Without gradients (inference) or under ``torch.compile`` it is PyTorch's fused
+    ``scaled_dot_product_attention``; when gradients are needed it is
+    :class:`BiasedAttention`, unless attention dropout is on.
+    """
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (q, k, v, bias))
+    if not needs_grad or dropout_p > 0 or _is_compiling():
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                              dropout_p=dropout_p, scale=scale)
+    return BiasedAttention.apply(q, k, v, bias, scale)
 
 
 @MODELS.register_module()
@@ -177,7 +248,14 @@ class AgentAttention(BaseModule):
                 f'pretrain_hw={self.pretrain_hw}')
 
     def biases(self, hw_shape):
-        """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``.
+        """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
+        return agent_attention_biases(*[getattr(self, n) for n in self.bias_names],
+                                      hw_shape=hw_shape, agent_shape=self.agent_shape)
+
+    def attention_masks(self, hw_shape, dtype):
+        """The biases as SDPA masks: 4-D (1, h, ., .), contiguous, in ``dtype`` (the
+        layout PyTorch's fused CPU/GPU kernels take; a 3-D mask falls back to the
+        unfused path). Computed once per call and shape, shared by the whole batch.
 
         Cached for inference: the cache key holds the map size, device, dtype and the
         in-place version counters of the six parameters, which ``load_state_dict``,
@@ -189,16 +267,14 @@ class AgentAttention(BaseModule):
                      and not (torch.is_grad_enabled()
                               and any(p.requires_grad for p in params)))
         if use_cache:
-            key = (tuple(hw_shape), self.agent_shape, params[0].device, params[0].dtype,
+            key = (tuple(hw_shape), self.agent_shape, params[0].device, dtype,
                    tuple((p.data_ptr(), p._version) for p in params))
             if self._bias_cache is not None and self._bias_cache[0] == key:
                 return self._bias_cache[1]
-        out = agent_attention_biases(*params, hw_shape=hw_shape,
-                                     agent_shape=self.agent_shape)
-        if use_cache:
-            self._bias_cache = (key, out)
-        else:
-            self._bias_cache = None
+        agent_bias, token_bias = self.biases(hw_shape)
+        out = (agent_bias.to(dtype).unsqueeze(0).contiguous(),
+               token_bias.to(dtype).unsqueeze(0).contiguous())
+        self._bias_cache = (key, out) if use_cache else None
         return out
 
     def _apply(self, fn, *args, **kwargs):
@@ -206,11 +282,19 @@ class AgentAttention(BaseModule):
         return super()._apply(fn, *args, **kwargs)
 
     def project_qkv(self, x):
-        """q, k, v as (B, N, C) views of the projections."""
+        """q, k, v split into heads, each a contiguous (B, h, N, d) tensor (one copy,
+        so that none of the attention matmuls copies its operands), and v as the
+        (B, N, C) view the depthwise conv reads."""
+        b, n, c = x.shape
+        heads, dims = self.num_heads, self.head_dims
         if self.qkv_layout == 'qkv':
-            return self.qkv(x).chunk(3, dim=-1)
-        k, v = self.kv(x).chunk(2, dim=-1)
-        return self.q(x), k, v
+            qkv = self.qkv(x)
+            q, k, v = qkv.view(b, n, 3, heads, dims).permute(2, 0, 3, 1, 4).contiguous()
+            return q, k, v, qkv[..., 2 * c:]
+        kv = self.kv(x)
+        q = self.q(x).view(b, n, heads, dims).transpose(1, 2).contiguous()
+        k, v = kv.view(b, n, 2, heads, dims).permute(2, 0, 3, 1, 4).contiguous()
+        return q, k, v, kv[..., c:]
 
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
@@ -219,30 +303,23 @@ class AgentAttention(BaseModule):
             raise ValueError(f'AgentAttention got {num_tokens} tokens for a map of '
                              f'{height}x{width}')
         heads, head_dims = self.num_heads, self.head_dims
-        q, k, v = self.project_qkv(x)
+        q, k, v, v_tokens = self.project_qkv(x)
 
-        # Agents: average-pool the queries over the map (channels-last view, no copy).
+        # Agents: average-pool the queries over the map. Pooling is per channel, so it
+        # runs on the per-head layout directly (a channels-last view, no copy).
         agents = F.adaptive_avg_pool2d(
-            q.unflatten(1, (height, width)).permute(0, 3, 1, 2), self.agent_shape)
-        agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
+            q.reshape(batch * heads, height, width, head_dims).permute(0, 3, 1, 2),
+            self.agent_shape)
+        agents = agents.flatten(2).transpose(1, 2).reshape(batch, heads, -1, head_dims)
 
-        def split_heads(t):  # (B, L, C) -> (B, h, L, d)
-            return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
-
-        q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-        agent_bias, token_bias = self.biases((height, width))
-        dtype = q_h.dtype
+        agent_mask, token_mask = self.attention_masks((height, width), q.dtype)
         drop = self.attn_drop if self.training else 0.
         # Aggregation: the agents read every token.
-        agent_v = F.scaled_dot_product_attention(
-            a_h, k_h, v_h, attn_mask=agent_bias.to(dtype), dropout_p=drop,
-            scale=self.scale)
+        agent_v = biased_attention(agents, k, v, agent_mask, self.scale, drop)
         # Broadcast: every token reads the agents.
-        out = F.scaled_dot_product_attention(
-            q_h, a_h, agent_v, attn_mask=token_bias.to(dtype), dropout_p=drop,
-            scale=self.scale)
+        out = biased_attention(q, agents, agent_v, token_mask, self.scale, drop)
         out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
         # Diversity restoration: depthwise conv on V viewed as an image.
-        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
+        v_map = v_tokens.unflatten(1, (height, width)).permute(0, 3, 1, 2)
         out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(out))

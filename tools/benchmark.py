@@ -1,0 +1,363 @@
+"""Side-by-side speed and memory of agent attention backbones.
+
+    python tools/benchmark.py --models agent_pvt_t agent_swin_t --sizes 512 800x1344 \
+        [--modes eval train] [--batch 1] [--train-batch 2] [--repeat 5] [--device cpu]
+    python tools/benchmark.py --scaling --plot latency.png     # 256..1536 px, log-log
+    python tools/benchmark.py --config configs/maskrcnn_agent_pvt_t.py --sizes 800x1344
+
+For each backbone it times, in one run and interleaved (so machine noise hits every
+variant alike):
+
+* ``mmagent``   - mmagent's AgentAttention (fused kernels, cached biases in eval);
+* ``spec``      - the same weights through the literal rendering of the spec's
+                  equations kept in tests/reference_agent_attention.py;
+* ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
+                  Agent-PVT, Swin for Agent-Swin) at the same size.
+
+Eval is a no-grad forward at ``--batch``; train is forward + backward at
+``--train-batch``. Peak memory is the extra high-water mark of one step, measured in a
+fresh process per variant (CPU: ``ru_maxrss``; GPU: ``max_memory_allocated``). Ratios
+are printed against ``mmagent``.
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+import types
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+# model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
+BACKBONES = {
+    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'), dict(type='PyramidVisionTransformer',
+                                                       num_layers=[2, 2, 2, 2])),
+    'agent_pvt_s': ('AgentPVT', dict(arch='small'), dict(type='PyramidVisionTransformer',
+                                                        num_layers=[3, 4, 6, 3])),
+    'agent_pvt_m': ('AgentPVT', dict(arch='medium'), dict(type='PyramidVisionTransformer',
+                                                         num_layers=[3, 4, 18, 3])),
+    'agent_pvt_l': ('AgentPVT', dict(arch='large'), dict(type='PyramidVisionTransformer',
+                                                        num_layers=[3, 8, 27, 3])),
+    'agent_swin_t': ('AgentSwinTransformer', dict(arch='tiny'),
+                     dict(type='SwinTransformer')),
+    'agent_swin_s': ('AgentSwinTransformer', dict(arch='small'),
+                     dict(type='SwinTransformer', depths=[2, 2, 18, 2])),
+    'agent_swin_b': ('AgentSwinTransformer', dict(arch='base'),
+                     dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2],
+                          num_heads=[4, 8, 16, 32])),
+}
+VARIANTS = ('mmagent', 'spec', 'softmax')
+
+
+def parse_size(text):
+    h, _, w = text.partition('x')
+    return int(h), int(w or h)
+
+
+def use_spec_rendering(model):
+    """Route every AgentAttention of ``model`` through the literal spec rendering."""
+    from mmagent.models import AgentAttention
+    from tests.reference_agent_attention import reference_forward
+    for m in model.modules():
+        if isinstance(m, AgentAttention):
+            m.forward = types.MethodType(reference_forward, m)
+    return model
+
+
+def build(model_name, variant, config=None, device='cpu'):
+    """The model to time for ``variant``; weights are random (timing only)."""
+    import mmagent  # noqa: F401
+    from mmengine.registry import DefaultScope
+    torch.manual_seed(0)
+    if config:
+        from mmengine.config import Config
+        from mmagent.engine import codebase_of
+        cfg = Config.fromfile(config)
+        scope = codebase_of(cfg)
+        cfg.model.backbone.init_cfg = None
+        if variant == 'softmax':
+            raise ValueError('--config runs mmagent and spec variants only')
+        registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+        with DefaultScope.overwrite_default_scope(scope):
+            model = registry.build(cfg.model)
+        model = _whole_model_forward(model)
+    else:
+        cls_name, kwargs, baseline = BACKBONES[model_name]
+        if variant == 'softmax':
+            from mmdet.registry import MODELS
+            with DefaultScope.overwrite_default_scope('mmdet'):
+                model = MODELS.build(baseline)
+        else:
+            from mmagent.registry import MODELS
+            model = MODELS.build(dict(type=cls_name, drop_path_rate=0., **kwargs))
+    if variant == 'spec':
+        use_spec_rendering(model)
+    return model.to(device)
+
+
+def _whole_model_forward(model):
+    """Detectors/segmentors: time backbone + neck (+ decode head) on a tensor."""
+    def forward(self, x):
+        feats = self.extract_feat(x)
+        return feats if isinstance(feats, (list, tuple)) else [feats]
+    model.forward = types.MethodType(forward, model)
+    return model
+
+
+def _sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def step_fn(model, mode, batch, size, device, dtype=None):
+    x = torch.randn(batch, 3, *size, device=device)
+    if mode == 'eval':
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+    else:
+        model.train()
+
+        def step():
+            outs = model(x)
+            sum(o.float().mean() for o in outs).backward()
+            for p in model.parameters():
+                p.grad = None
+    return step
+
+
+def time_variants(models, mode, batch, size, device, repeat, warmup=1):
+    """Median seconds per step of each model, steps interleaved across models."""
+    steps = {k: step_fn(m, mode, batch, size, device) for k, m in models.items()}
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {k: [] for k in steps}
+    for _ in range(repeat):
+        for k, step in steps.items():
+            _sync(device)
+            t = time.perf_counter()
+            step()
+            _sync(device)
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def peak_memory_child(args):
+    """Run in a fresh process: extra peak memory (MiB) of one step."""
+    model = build(args.model, args.variant, args.config, args.device)
+    step = step_fn(model, args.mode, args.batch, parse_size(args.size), args.device)
+    if args.device.startswith('cuda'):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step()
+        torch.cuda.synchronize()
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        # Reset the process's peak RSS (Linux: clear_refs 5), then read VmHWM.
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        base = _status_kib('VmRSS')
+        step()
+        peak = (_status_kib('VmHWM') - base) / 1024
+    print(json.dumps({'peak_mib': peak}))
+
+
+def _status_kib(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def peak_memory(model, variant, mode, batch, size, device, config=None):
+    cmd = [sys.executable, __file__, '--_child', '--model', model or 'x', '--variant',
+           variant, '--mode', mode, '--batch', str(batch), '--size',
+           f'{size[0]}x{size[1]}', '--device', device]
+    if config:
+        cmd += ['--config', config]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])['peak_mib']
+
+
+def fmt_ratio(base, other):
+    return f'{other / base:5.2f}x' if base and other else '   - '
+
+
+def run_table(args, device):
+    rows = []
+    names = [None] if args.config else args.models
+    for name in names:
+        variants = [v for v in args.variants if not (args.config and v == 'softmax')]
+        label = osp.basename(args.config) if args.config else name
+        models = {v: build(name, v, args.config, device) for v in variants}
+        for size_text in args.sizes:
+            size = parse_size(size_text)
+            for mode in args.modes:
+                batch = args.batch if mode == 'eval' else args.train_batch
+                t = time_variants(models, mode, batch, size, device, args.repeat)
+                mem = {}
+                if not args.no_memory:
+                    mem = {v: peak_memory(name, v, mode, batch, size, device, args.config)
+                           for v in variants}
+                rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
+                print(_row_text(rows[-1], variants), flush=True)
+    return rows
+
+
+def _row_text(row, variants):
+    label, size, mode, batch, t, mem = row
+    parts = [f'{label:14s} {size:>9s} {mode:5s} b{batch}']
+    for v in variants:
+        parts.append(f'{v} {t[v]:7.3f}s')
+        if mem:
+            parts.append(f'{mem[v]:7.0f}MiB')
+    ref = t['mmagent']
+    for v in variants[1:]:
+        parts.append(f'{v}/mmagent time {fmt_ratio(ref, t[v])}')
+        if mem:
+            parts.append(f'mem {fmt_ratio(mem[v], mem["mmagent"])} of {v}')
+    return '  '.join(parts)
+
+
+def attention_scaling(device, sizes, repeat):
+    """Eval time of one agent-attention layer vs global softmax attention at the
+    stage-3 map (stride 16) of square images: returns {variant: [(pixels, s)]}."""
+    import mmagent  # noqa: F401
+    import torch.nn.functional as F
+    from mmagent.models import AgentAttention
+    dims, heads = 384, 12
+    agent = AgentAttention(dims, heads, agent_num=49, pretrain_hw=(14, 14),
+                           downstream_agent_shape=(14, 14)).to(device).eval()
+    proj = torch.nn.Linear(dims, 3 * dims).to(device)
+
+    def softmax_attn(x, hw):
+        q, k, v = proj(x).unflatten(-1, (3, heads, dims // heads)).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(q, k, v)
+
+    curves = {'agent attention (mmagent)': [], 'agent attention (spec)': [],
+              'global softmax attention': []}
+    spec = use_spec_rendering(AgentAttention(dims, heads, agent_num=49, pretrain_hw=(14, 14),
+                                             downstream_agent_shape=(14, 14))).eval()
+    for px in sizes:
+        hw = (px // 16, px // 16)
+        x = torch.randn(1, hw[0] * hw[1], dims, device=device)
+        fns = {'agent attention (mmagent)': lambda: agent(x, hw),
+               'agent attention (spec)': lambda: spec.to(device)(x, hw),
+               'global softmax attention': lambda: softmax_attn(x, hw)}
+        with torch.no_grad():
+            for k, fn in fns.items():
+                fn()
+                ts = []
+                for _ in range(repeat):
+                    _sync(device)
+                    t = time.perf_counter()
+                    fn()
+                    _sync(device)
+                    ts.append(time.perf_counter() - t)
+                curves[k].append((px * px, statistics.median(ts)))
+    return curves
+
+
+def loglog_slope(points, lo=512 ** 2, hi=1536 ** 2):
+    pts = [(math.log(p), math.log(t)) for p, t in points if lo <= p <= hi]
+    n = len(pts)
+    mx = sum(p for p, _ in pts) / n
+    my = sum(t for _, t in pts) / n
+    return sum((p - mx) * (t - my) for p, t in pts) / sum((p - mx) ** 2 for p, _ in pts)
+
+
+def backbone_scaling(args, device, sizes):
+    curves = {}
+    for name in args.models:
+        models = {v: build(name, v, None, device) for v in args.variants}
+        for px in sizes:
+            t = time_variants(models, 'eval', 1, (px, px), device, args.repeat)
+            for v, s in t.items():
+                curves.setdefault(f'{name} ({v})', []).append((px * px, s))
+    return curves
+
+
+def plot(curves, path, title):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for label, pts in curves.items():
+        px = [math.sqrt(p) for p, _ in pts]
+        ax.loglog(px, [t * 1e3 for _, t in pts], marker='o', label=label)
+    ax.set_xlabel('image side (px), square input')
+    ax.set_ylabel('eval forward latency (ms)')
+    ax.set_title(title)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f'wrote {path}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
+                        choices=sorted(BACKBONES))
+    parser.add_argument('--config', help='time a whole detector/segmentor config '
+                        '(backbone + neck) instead of bare backbones')
+    parser.add_argument('--sizes', nargs='+', default=['512', '800x1344'])
+    parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
+                        choices=['eval', 'train'])
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--train-batch', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--no-memory', action='store_true')
+    parser.add_argument('--scaling', action='store_true', help='latency vs resolution, '
+                        '256..1536 px, with log-log slopes')
+    parser.add_argument('--scaling-sizes', nargs='+', type=int,
+                        default=[256, 384, 512, 768, 1024, 1280, 1536])
+    parser.add_argument('--plot', help='with --scaling: write the log-log plot (PNG)')
+    # internal: one peak-memory measurement in a fresh process
+    parser.add_argument('--_child', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--model', help=argparse.SUPPRESS)
+    parser.add_argument('--variant', help=argparse.SUPPRESS)
+    parser.add_argument('--mode', help=argparse.SUPPRESS)
+    parser.add_argument('--size', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args._child:
+        return peak_memory_child(args)
+    device = args.device
+    print(f'device: {device} ({torch.cuda.get_device_name() if device.startswith("cuda") else f"{torch.get_num_threads()} CPU threads"}), torch {torch.__version__}, '
+          f'median of {args.repeat} interleaved runs', flush=True)
+    if args.scaling:
+        curves = attention_scaling(device, args.scaling_sizes, args.repeat)
+        print('one attention layer at the stride-16 map (384 channels, 12 heads, '
+              '14x14 agents), eval:')
+        for label, pts in curves.items():
+            ms = '  '.join(f'{int(math.sqrt(p))}px {t * 1e3:8.2f}ms' for p, t in pts)
+            print(f'  {label:28s} slope(512-1536px) {loglog_slope(pts):4.2f}   {ms}')
+        if args.plot:
+            plot(curves, args.plot, 'Attention latency vs resolution (log-log)')
+        return 0
+    run_table(args, device)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
