@@ -26,7 +26,16 @@ EXTRA_HANDLES = {'aten::scaled_dot_product_attention': sdpa_flop_jit}
 
 
 def flop_analyzer(model, inputs):
-    """A ``FlopAnalyzer`` that also counts fused attention."""
+    """A ``FlopAnalyzer`` that also counts fused attention.
+
+    The agent-bias inference caches are cleared first, so the count always includes
+    the per-call bias resizing (a model that already ran at this size would otherwise
+    skip it).
+    """
+    from mmagent.models import AgentAttention
+    for m in model.modules():
+        if isinstance(m, AgentAttention):
+            m._bias_cache = None
     analyzer = FlopAnalyzer(model, inputs).set_op_handle(**EXTRA_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)

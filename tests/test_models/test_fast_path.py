@@ -1,0 +1,156 @@
+"""mmagent's fast path against the literal spec rendering: whole backbones, autocast,
+torch.compile, the inference bias cache; and the FLOPs counter."""
+import copy
+import types
+
+import pytest
+import torch
+
+from mmagent.models import AgentAttention, AgentPVT, AgentSwinTransformer
+from tests.reference_agent_attention import reference_forward
+
+
+def spec_copy(model):
+    ref = copy.deepcopy(model)
+    for m in ref.modules():
+        if isinstance(m, AgentAttention):
+            m.forward = types.MethodType(reference_forward, m)
+    return ref
+
+
+@pytest.mark.parametrize('cls', [AgentPVT, AgentSwinTransformer])
+@pytest.mark.parametrize('size', [(96, 128), (75, 203)])
+def test_backbone_outputs_match_spec_rendering(cls, size):
+    torch.manual_seed(0)
+    fast = cls(arch='tiny', drop_path_rate=0.).eval()
+    with torch.no_grad():  # biases larger than the 0.02 init make differences visible
+        for m in fast.modules():
+            if isinstance(m, AgentAttention):
+                for n in m.bias_names:
+                    getattr(m, n).normal_(0, 0.5)
+    ref = spec_copy(fast)
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        for a, b in zip(fast(x), ref(x)):
+            assert (a - b).abs().max().item() <= 1e-4
+    # Training: outputs and every gradient.
+    fast.train(), ref.train()
+    outs = [m(x) for m in (fast, ref)]
+    for o, m in zip(outs, (fast, ref)):
+        sum((t * t).mean() for t in o).backward()
+    for (name, p), q in zip(fast.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-3, msg=name)
+
+
+def _layer():
+    torch.manual_seed(0)
+    m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
+                       downstream_agent_shape=(5, 6))
+    with torch.no_grad():
+        for n in m.bias_names:
+            getattr(m, n).normal_(0, 0.5)
+    return m
+
+
+def test_autocast_bfloat16_forward_and_backward():
+    m = _layer()
+    x = torch.randn(2, 99, 64, requires_grad=True)
+    ref = reference_forward(m, x, (9, 11))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = m(x, (9, 11))
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=5e-2, rtol=5e-2)
+    out.float().sum().backward()
+    assert m.an_bias.grad is not None and torch.isfinite(m.an_bias.grad).all()
+    assert torch.isfinite(x.grad).all()
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert m.eval()(x, (9, 11)).dtype == torch.bfloat16
+
+
+def test_torch_compile_without_graph_breaks_matches_spec():
+    m = _layer()
+    x = torch.randn(2, 99, 64, requires_grad=True)
+    compiled = torch.compile(m, fullgraph=True, dynamic=False)  # fails on a graph break
+    out = compiled(x, (9, 11))
+    ref = reference_forward(m, x, (9, 11))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    g_fast = torch.autograd.grad(out.sum(), [x, m.an_bias, m.wa_bias, m.qkv.weight])
+    g_ref = torch.autograd.grad(ref.sum(), [x, m.an_bias, m.wa_bias, m.qkv.weight])
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_inference_cache_is_reused_and_never_stale():
+    m = _layer().eval()
+    x = torch.randn(1, 99, 64)
+    with torch.no_grad():
+        first = m(x, (9, 11))
+        masks = m._bias_cache[1]
+        m(x, (9, 11))
+        assert m._bias_cache[1] is masks  # same shape: reused
+        m(torch.randn(1, 12, 64), (3, 4))
+        assert m._bias_cache[1] is not masks  # other shape: recomputed
+        # load_state_dict with other biases: the next call sees them.
+        other = _layer()
+        with torch.no_grad():
+            other.an_bias.add_(1.0)
+        m.load_state_dict(other.state_dict())
+        after_load = m(x, (9, 11))
+        torch.testing.assert_close(after_load, reference_forward(m, x, (9, 11)))
+        assert not torch.allclose(after_load, first)
+    # An optimizer step changes the biases in place: no stale masks either.
+    m.train()
+    opt = torch.optim.SGD(m.parameters(), lr=1.0)
+    m(x, (9, 11)).square().sum().backward()
+    opt.step()
+    m.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, (9, 11)), reference_forward(m, x, (9, 11)))
+        m.double()  # dtype change clears the cache too
+        assert m._bias_cache is None
+        out = m(x.double(), (9, 11))
+        assert out.dtype == torch.float64
+
+
+def test_training_does_not_cache():
+    m = _layer().train()
+    m(torch.randn(1, 99, 64), (9, 11)).sum().backward()
+    assert m._bias_cache is None
+
+
+def test_flop_counter_counts_the_agent_operation():
+    from mmagent.analysis import flop_analyzer
+    from mmengine.analysis import FlopAnalyzer
+    m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
+                       downstream_agent_shape=(4, 4)).eval()
+    x = torch.randn(1, 20 * 30, 64)
+    hw = (20, 30)
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = copy.deepcopy(m)
+
+        def forward(self, x):
+            return self.m(x, hw)
+
+    with torch.no_grad():
+        ours = flop_analyzer(Wrap(), (x, ))
+        stock = FlopAnalyzer(Wrap(), (x, ))
+        stock.unsupported_ops_warnings(False)
+        n, N, d, h = 16, 600, 32, 2
+        # Two attentions, each two products of n*N*d multiply-adds per head.
+        expected = 2 * 2 * h * n * N * d
+        assert ours.by_operator()['scaled_dot_product_attention'] == expected
+        assert ours.total() - stock.total() == expected
+
+
+def test_get_flops_tool_matches_published_figure():
+    import os.path as osp
+    import sys
+    from tests.conftest import ROOT
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from get_flops import analyse
+    r = analyse(osp.join(ROOT, 'configs', 'retinanet_agent_pvt_t.py'), 800, 1280)
+    assert abs(r['flops'] / 1e9 - 211) / 211 < 0.05  # model_zoo.md: 211G
+    assert r['attention_flops'] > 0
