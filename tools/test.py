@@ -4,32 +4,22 @@
         [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 
 def parse_args(argv=None):
+    from mmagent.engine import add_common_args, parse_tool_args
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file, URL or mmagent:// name')
-    parser.add_argument('--work-dir', help='where logs and metrics go')
     parser.add_argument('--out', help='detection: a .pkl of raw results; '
                         'segmentation: a folder of predicted label maps; '
                         'classification: a .pkl of predictions')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(add_common_args(parser), argv)
 
 
 def enable_visualisation(cfg, scope, show_dir):

@@ -32,6 +32,24 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset the run needs is not where the config says."""
 
 
+def add_common_args(parser):
+    """The options tools/train.py and tools/test.py share."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='where logs, metrics and checkpoints go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_tool_args(parser, argv=None):
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def load_config(path, cfg_options=None):
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')

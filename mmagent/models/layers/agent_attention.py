@@ -78,27 +78,29 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
     Returns:
         tuple[Tensor]: ``agent_bias`` (h, n, N), added to the agents' logits over the
         tokens, and ``token_bias`` (h, N, n), added to the tokens' logits over the
-        agents; n = ph * pw, N = H * W. Neither depends on the batch.
+        agents; n = ph * pw, N = H * W; both contiguous. Neither depends on the batch.
 
     The spec's two resizes are linear, so: the agent-side and token-side biases are
     stacked on the head axis and each pair of terms is resized to the map together
-    (two bilinear resizes instead of four), the terms are summed, and the agent-grid
-    resize - a bilinear resize over N channels in the spec's wording - is one (n, a)
-    matrix product with the same bilinear weights, which also leaves the agent-side
-    bias in its final layout.
+    (two bilinear resizes instead of four), and the terms are summed before the
+    agent-grid resize. That resize - a bilinear resize over N channels in the spec's
+    wording - is one product with the (n, a) matrix of the same bilinear weights,
+    taken as ``R @ G`` for the agent side and ``G^T @ R^T`` for the token side, so each
+    bias comes out in the layout attention reads, without a large transpose.
     """
     num_heads, agent_num = an_bias.shape[:2]
     pool = math.isqrt(agent_num)
-    height, width = hw_shape
 
     def to_map(bias):  # (2h, a, r0, r1) -> (2h, a, H, W)
         return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
 
     grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
         [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
-    resize = agent_resize_matrix(pool, agent_shape, grid.dtype, grid.device)
-    both = torch.matmul(resize, grid.flatten(2))  # (2h, n, N)
-    return both[:num_heads], both[num_heads:].transpose(1, 2)
+    grid = grid.flatten(2)  # (2h, a, N)
+    resize = agent_resize_matrix(pool, agent_shape, grid.dtype, grid.device)  # (n, a)
+    agent_bias = torch.matmul(resize, grid[:num_heads])  # (h, n, N)
+    token_bias = torch.matmul(grid[num_heads:].transpose(1, 2), resize.t())  # (h, N, n)
+    return agent_bias, token_bias
 
 
 class BiasedAttention(torch.autograd.Function):
@@ -282,19 +284,11 @@ class AgentAttention(BaseModule):
         return super()._apply(fn, *args, **kwargs)
 
     def project_qkv(self, x):
-        """q, k, v split into heads, each a contiguous (B, h, N, d) tensor (one copy,
-        so that none of the attention matmuls copies its operands), and v as the
-        (B, N, C) view the depthwise conv reads."""
-        b, n, c = x.shape
-        heads, dims = self.num_heads, self.head_dims
+        """q, k, v as (B, N, C) views of the projections."""
         if self.qkv_layout == 'qkv':
-            qkv = self.qkv(x)
-            q, k, v = qkv.view(b, n, 3, heads, dims).permute(2, 0, 3, 1, 4).contiguous()
-            return q, k, v, qkv[..., 2 * c:]
-        kv = self.kv(x)
-        q = self.q(x).view(b, n, heads, dims).transpose(1, 2).contiguous()
-        k, v = kv.view(b, n, 2, heads, dims).permute(2, 0, 3, 1, 4).contiguous()
-        return q, k, v, kv[..., c:]
+            return self.qkv(x).chunk(3, dim=-1)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.q(x), k, v
 
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
@@ -303,23 +297,31 @@ class AgentAttention(BaseModule):
             raise ValueError(f'AgentAttention got {num_tokens} tokens for a map of '
                              f'{height}x{width}')
         heads, head_dims = self.num_heads, self.head_dims
-        q, k, v, v_tokens = self.project_qkv(x)
+        q, k, v = self.project_qkv(x)
 
-        # Agents: average-pool the queries over the map. Pooling is per channel, so it
-        # runs on the per-head layout directly (a channels-last view, no copy).
+        # Agents: average-pool the queries over the map (channels-last view, no copy).
         agents = F.adaptive_avg_pool2d(
-            q.reshape(batch * heads, height, width, head_dims).permute(0, 3, 1, 2),
-            self.agent_shape)
-        agents = agents.flatten(2).transpose(1, 2).reshape(batch, heads, -1, head_dims)
+            q.unflatten(1, (height, width)).permute(0, 3, 1, 2), self.agent_shape)
+        agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
 
-        agent_mask, token_mask = self.attention_masks((height, width), q.dtype)
+        def split_heads(t):  # (B, L, C) -> (B, h, L, d)
+            return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
+
+        q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
+        if torch.is_grad_enabled():
+            # The training matmuls (forward and backward) would each copy strided
+            # heads; one copy up front serves them all. The fused inference kernel
+            # reads strided heads directly.
+            q_h, k_h, v_h, a_h = (t.contiguous() for t in (q_h, k_h, v_h, a_h))
+
+        agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
         drop = self.attn_drop if self.training else 0.
         # Aggregation: the agents read every token.
-        agent_v = biased_attention(agents, k, v, agent_mask, self.scale, drop)
+        agent_v = biased_attention(a_h, k_h, v_h, agent_mask, self.scale, drop)
         # Broadcast: every token reads the agents.
-        out = biased_attention(q, agents, agent_v, token_mask, self.scale, drop)
+        out = biased_attention(q_h, a_h, agent_v, token_mask, self.scale, drop)
         out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
         # Diversity restoration: depthwise conv on V viewed as an image.
-        v_map = v_tokens.unflatten(1, (height, width)).permute(0, 3, 1, 2)
+        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
         out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(out))
