@@ -54,8 +54,8 @@ def safe_load(path, map_location='cpu'):
                       first[0] if first else type(e).__name__)
         raise UnsafeCheckpointError(
             f'{path}: refused to load: the file needs more than tensors and plain '
-            f'containers ({detail.strip()}). mmagent never loads checkpoints with '
-            f'weights_only=False; if you trust the file, re-save its state dict as '
+            f'containers ({detail.strip()}). mmagent never turns weights_only off '
+            f'to load a checkpoint; if you trust the file, re-save its state dict as '
             f'plain tensors first.') from None
 
 
