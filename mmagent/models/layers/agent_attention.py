@@ -65,7 +65,7 @@ def agent_resize_matrix(pool, agent_shape, dtype=torch.float32, device=None):
 
 
 def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
-                           hw_shape, agent_shape):
+                           hw_shape, agent_shape, resize=None):
     """Resize the six agent-bias parameters to a token map and an agent grid.
 
     Args:
@@ -74,6 +74,8 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
         ha_bias (Tensor): (1, h, R0, 1, a); wa_bias: (1, h, 1, R1, a).
         hw_shape (tuple[int]): the token map (H, W).
         agent_shape (tuple[int]): the agent grid (ph, pw).
+        resize (Tensor, optional): :func:`agent_resize_matrix` for this pool and
+            ``agent_shape``; built here when not given (modules keep theirs as a buffer).
 
     Returns:
         tuple[Tensor]: ``agent_bias`` (h, n, N), added to the agents' logits over the
@@ -97,7 +99,9 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
     grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
         [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
     grid = grid.flatten(2)  # (2h, a, N)
-    resize = agent_resize_matrix(pool, agent_shape, grid.dtype, grid.device)  # (n, a)
+    if resize is None:
+        resize = agent_resize_matrix(pool, agent_shape)
+    resize = resize.to(device=grid.device, dtype=grid.dtype)  # (n, a)
     agent_bias = torch.matmul(resize, grid[:num_heads])  # (h, n, N)
     token_bias = torch.matmul(grid[num_heads:].transpose(1, 2), resize.t())  # (h, N, n)
     return agent_bias, token_bias
@@ -240,6 +244,10 @@ class AgentAttention(BaseModule):
         self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r1, a))
         for name in self.bias_names:
             trunc_normal_(getattr(self, name), std=.02)
+        # Fixed by the pool and the agent grid: built once, moves with the module,
+        # not stored in checkpoints.
+        self.register_buffer('agent_resize', agent_resize_matrix(pool, self.agent_shape),
+                             persistent=False)
         self._bias_cache = None
 
     bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
@@ -252,7 +260,8 @@ class AgentAttention(BaseModule):
     def biases(self, hw_shape):
         """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
         return agent_attention_biases(*[getattr(self, n) for n in self.bias_names],
-                                      hw_shape=hw_shape, agent_shape=self.agent_shape)
+                                      hw_shape=hw_shape, agent_shape=self.agent_shape,
+                                      resize=self.agent_resize)
 
     def attention_masks(self, hw_shape, dtype):
         """The biases as SDPA masks: 4-D (1, h, ., .), contiguous, in ``dtype`` (the
