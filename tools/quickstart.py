@@ -11,31 +11,21 @@ work_dirs/quickstart).
 """
 import argparse
 import glob
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmagent.engine import read_metrics  # noqa: E402
 
 
 def sh(*args):
     print('+ ' + ' '.join(args), flush=True)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     subprocess.run([sys.executable, *args], check=True, cwd=ROOT, env=env)
-
-
-def last_metrics(work_dir):
-    """The metrics line of the newest run's JSON log in ``work_dir``."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    for log in reversed(logs):
-        with open(log) as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-        for rec in reversed(lines):
-            if any(k.startswith(('coco/', 'mIoU', 'aAcc')) for k in rec):
-                return rec
-    return {}
 
 
 def main(argv=None):
@@ -65,7 +55,7 @@ def main(argv=None):
         sh('tools/test.py', cfg, ckpt, '--work-dir', work,
            '--show-dir', osp.join(work, 'test_vis'), '--cfg-options', *data_opts,
            *vis_opts)
-        results[key] = (cfg, ckpt, last_metrics(work))
+        results[key] = (cfg, ckpt, read_metrics(work))
 
     image = sorted(glob.glob(osp.join(coco, 'val', '*.png')))[0]
     # A few minutes of training from scratch: right boxes, modest scores; draw >= 0.05.

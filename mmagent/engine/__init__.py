@@ -1,7 +1,7 @@
 from .launch import (DatasetNotFoundError, add_common_args, apply_common_options,
                      build_runner, check_datasets, codebase_of, load_config,
-                     parse_tool_args, setup_distributed)
+                     parse_tool_args, read_metrics, setup_distributed)
 
 __all__ = ['DatasetNotFoundError', 'add_common_args', 'apply_common_options',
-           'build_runner', 'parse_tool_args',
+           'build_runner', 'parse_tool_args', 'read_metrics',
            'check_datasets', 'codebase_of', 'load_config', 'setup_distributed']

@@ -10,12 +10,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
-#: default_scope -> (package, what it does, how to get the data of its usual datasets)
-CODEBASES = {
-    'mmdet': ('mmdet', 'detection'),
-    'mmseg': ('mmseg', 'segmentation'),
-    'mmpretrain': ('mmpretrain', 'classification'),
-}
+#: the configs' default_scope -> the package that runs them
+CODEBASES = {'mmdet': 'mmdet', 'mmseg': 'mmseg', 'mmpretrain': 'mmpretrain'}
 
 DATA_HINTS = {
     'CocoDataset': 'COCO 2017 from https://cocodataset.org/#download, unpacked so that '
@@ -66,7 +62,7 @@ def codebase_of(cfg):
         raise ValueError(
             f'{cfg.filename}: default_scope is {scope!r}; mmagent\'s tools run configs '
             f'of {", ".join(sorted(CODEBASES))} (inherit from one of their base configs)')
-    package = CODEBASES[scope][0]
+    package = CODEBASES[scope]
     try:
         importlib.import_module(f'{package}.utils').register_all_modules(
             init_default_scope=False)
@@ -184,5 +180,18 @@ def build_runner(cfg):
     return Runner.from_cfg(cfg)
 
 
-def env_rank():
-    return int(os.environ.get('RANK', 0))
+def read_metrics(work_dir):
+    """Every scalar MMEngine logged under ``work_dir`` (training's
+    ``vis_data/scalars.json`` and test runs' ``<timestamp>.json``), merged oldest
+    first, so a key holds its latest value."""
+    import glob
+    import json
+    logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')) + \
+        glob.glob(osp.join(work_dir, '*', '*.json'))
+    metrics = {}
+    for log in sorted(logs, key=osp.getmtime):
+        with open(log) as f:
+            for line in f:
+                if line.strip():
+                    metrics.update(json.loads(line))
+    return metrics

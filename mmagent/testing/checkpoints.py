@@ -20,10 +20,7 @@ def published_classification_state(backbone, num_classes=1000):
         for k in [k for k in state if k.split('.')[0] in ('norm0', 'norm1', 'norm2',
                                                            'norm3')]:
             del state[k]
-        for name, module in backbone.named_modules():
-            index = getattr(module, 'relative_position_index', None)
-            if index is not None:
-                state[f'{name}.relative_position_index'] = index.clone()
+        state.update(_window_buffers(backbone))
         # Swin classifies after a final LayerNorm; Agent-PVT mean-pools straight away.
         state['norm.weight'] = torch.ones(c)
         state['norm.bias'] = torch.zeros(c)

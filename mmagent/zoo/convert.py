@@ -27,6 +27,7 @@ Loading never runs code from a file: ``torch.load(weights_only=True)`` always; a
 that needs anything beyond tensors, plain containers and the MMEngine data classes
 mmagent allow-lists is refused with :class:`UnsafeCheckpointError`.
 """
+import os
 import os.path as osp
 import pickle
 import re
@@ -137,6 +138,5 @@ def convert_file(src, dst, layout, collection=None, target='backbone'):
     out = convert_checkpoint(ckpt, layout, collection, target)
     tmp = dst + '.part'
     torch.save(out, tmp)
-    import os
     os.replace(tmp, dst)
     return dst

@@ -39,15 +39,4 @@ def config_path(name):
     return osp.join(ROOT, 'configs', name)
 
 
-def read_metrics(work_dir):
-    """All scalars MMEngine logged under ``work_dir`` (train and test runs), merged in
-    time order."""
-    import glob
-    import json
-    metrics = {}
-    logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')) + \
-        glob.glob(osp.join(work_dir, '*', '*.json'))
-    for log in sorted(logs, key=osp.getmtime):
-        for line in open(log):
-            metrics.update(json.loads(line))
-    return metrics
+from mmagent.engine import read_metrics  # noqa: E402,F401  (tests import it from here)
