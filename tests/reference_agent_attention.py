@@ -2,12 +2,14 @@
 ``shared/reference/agent_attention_spec.md``.
 
 It follows the spec step by step (each bias resized on its own route, biases copied per
-image, plain matmul + softmax) so that it is easy to check against the text. The tests
-compare :class:`mmagent.models.AgentAttention` with it, and ``tools/benchmark.py`` uses
-it as the "straightforward rendering" baseline. It reads the parameters of an
-``AgentAttention`` module and never changes them.
+image, plain matmul + softmax) so that it is easy to check against the text, and renders
+the blocks' MLP (Linear -> exact GELU -> Linear) as plain autograd ops. The tests compare
+mmagent's :class:`~mmagent.models.AgentAttention` and ``Mlp`` with it, and
+``tools/benchmark.py`` uses it as the "straightforward rendering" baseline. It reads the
+parameters of mmagent's modules and never changes them.
 """
 import math
+import types
 
 import torch
 import torch.nn.functional as F
@@ -75,3 +77,21 @@ def reference_forward(m, x, hw_shape):
     O = O + m.dwc(vmap).permute(0, 2, 3, 1).reshape(B, N, C)
     # 6. proj
     return m.proj_drop(m.proj(O))
+
+
+def reference_mlp_forward(m, x):
+    """The block MLP of module ``m`` (an mmagent ``Mlp``) as plain autograd ops."""
+    return m.drop(m.fc2(m.drop(F.gelu(m.fc1(x)))))
+
+
+def use_spec_rendering(model):
+    """Route every AgentAttention and Mlp of ``model`` through the renderings above,
+    in place; returns ``model``."""
+    from mmagent.models import AgentAttention
+    from mmagent.models.layers import Mlp
+    for m in model.modules():
+        if isinstance(m, AgentAttention):
+            m.forward = types.MethodType(reference_forward, m)
+        elif isinstance(m, Mlp):
+            m.forward = types.MethodType(reference_mlp_forward, m)
+    return model

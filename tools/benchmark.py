@@ -35,6 +35,8 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
+from tests.reference_agent_attention import use_spec_rendering  # noqa: E402
+
 # model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
 BACKBONES = {
     'agent_pvt_t': ('AgentPVT', dict(arch='tiny'), dict(type='PyramidVisionTransformer',
@@ -59,16 +61,6 @@ VARIANTS = ('mmagent', 'spec', 'softmax')
 def parse_size(text):
     h, _, w = text.partition('x')
     return int(h), int(w or h)
-
-
-def use_spec_rendering(model):
-    """Route every AgentAttention of ``model`` through the literal spec rendering."""
-    from mmagent.models import AgentAttention
-    from tests.reference_agent_attention import reference_forward
-    for m in model.modules():
-        if isinstance(m, AgentAttention):
-            m.forward = types.MethodType(reference_forward, m)
-    return model
 
 
 def build(model_name, variant, config=None, device='cpu'):

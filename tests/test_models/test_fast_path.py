@@ -1,21 +1,16 @@
 """mmagent's fast path against the literal spec rendering: whole backbones, autocast,
 torch.compile, the inference bias cache; and the FLOPs counter."""
 import copy
-import types
 
 import pytest
 import torch
 
 from mmagent.models import AgentAttention, AgentPVT, AgentSwinTransformer
-from tests.reference_agent_attention import reference_forward
+from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 
 def spec_copy(model):
-    ref = copy.deepcopy(model)
-    for m in ref.modules():
-        if isinstance(m, AgentAttention):
-            m.forward = types.MethodType(reference_forward, m)
-    return ref
+    return use_spec_rendering(copy.deepcopy(model))
 
 
 @pytest.mark.parametrize('cls', [AgentPVT, AgentSwinTransformer])

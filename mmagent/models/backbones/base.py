@@ -12,6 +12,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmagent.models.layers.agent_attention import check_agent_shape
+from mmagent.models.layers.mlp import Mlp
 
 NUM_STAGES = 4
 
@@ -112,20 +113,6 @@ def check_out_indices(out_indices, num_stages=NUM_STAGES):
                              f'got {out_indices!r}')
         out.append(i % num_stages)
     return tuple(out)
-
-
-class Mlp(nn.Module):
-    """Linear -> exact GELU -> Linear, named ``fc1`` / ``fc2`` as published."""
-
-    def __init__(self, in_features, hidden_features, drop=0.):
-        super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_features, in_features)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x):
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class DropPath(nn.Module):

@@ -17,9 +17,10 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
+from .scratch import scratch
 
-__all__ = ['AgentAttention', 'agent_attention_biases', 'biased_attention',
-           'bilinear_matrix', 'check_agent_shape']
+__all__ = ['AgentAttention', 'AgentAttentionFunction', 'agent_attention_biases',
+           'biased_attention', 'bilinear_matrix', 'check_agent_shape']
 
 
 def _is_compiling():
@@ -107,54 +108,120 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
     return agent_bias, token_bias
 
 
-class BiasedAttention(torch.autograd.Function):
-    """softmax(scale * q k^T + bias) v, with the gradient of the batch-shared bias.
+def _softmax_(x):
+    """Softmax over the last dim, in place (a fresh output is a fresh page-faulted
+    buffer on the CPU)."""
+    return torch.ops.aten._softmax.out(x, -1, False, out=x)
 
-    PyTorch's fused SDPA kernels give no gradient for ``attn_mask``, so training with
-    learned biases falls back to its unfused path, which keeps several (B, h, L, S)
-    intermediates and a per-image copy of the bias. This function keeps only the
-    attention probabilities P and computes, in one backward,
-    dV = P^T dO, dS = P * (dO v^T - rowsum(dO v^T * P)), dQ = s dS k, dK = s dS^T q and
-    dBias = sum over the batch of dS (in place where possible).
 
-    Shapes: q (B, h, L, d), k and v (B, h, S, d), bias (1, h, L, S) -> (B, h, L, d).
+def _softmax_backward_(grad, probs):
+    """dS = P * (dP - rowsum(dP * P)), written over ``grad`` (dP)."""
+    grad.mul_(probs)
+    grad.addcmul_(probs, grad.sum(dim=-1, keepdim=True), value=-1)
+    return grad
+
+
+class AgentAttentionFunction(torch.autograd.Function):
+    """Both attention steps of agent attention, with a hand-written backward.
+
+    Args (forward):
+        q, k, v (Tensor): (B, N, C) token projections; strided views (e.g. chunks of
+            one fused projection) are read in place.
+        agents (Tensor): (B, n, C) agent tokens.
+        agent_bias (Tensor): (h, n, N), added to the agents' logits over the tokens.
+        token_bias (Tensor): (h, N, n), added to the tokens' logits over the agents.
+        num_heads (int), scale (float).
+
+    Returns (B, N, C): softmax(s Q A^T + token_bias) softmax(s A K^T + agent_bias) V,
+    heads merged on the channel axis.
+
+    Each head is a strided (B, ., d) slice of the channel axis, so no tensor is copied
+    into a head-major layout and back, in either direction. The biases enter the logit
+    products as the GEMMs' accumulator (``baddbmm``), shared by the batch; softmax and
+    its backward run in place; the only tensors kept for backward are the inputs, the
+    agents' values and the two probability maps. PyTorch's fused attention kernels give
+    no gradient for an additive mask; this function gives all of them, the biases'
+    (summed over the batch) included.
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, bias, scale):
-        attn = torch.matmul(q, k.transpose(-2, -1)).mul_(scale).add_(bias)
-        attn = torch.softmax(attn, dim=-1)
-        ctx.save_for_backward(q, k, v, attn)
-        ctx.scale = scale
-        ctx.bias_needs_grad = bias.requires_grad
-        return torch.matmul(attn, v)
+    def forward(ctx, q, k, v, agents, agent_bias, token_bias, num_heads, scale):
+        dtype = q.dtype
+        k, v, agents, agent_bias, token_bias = (
+            t.to(dtype) for t in (k, v, agents, agent_bias, token_bias))
+        batch, num_tokens, channels = q.shape
+        num_agents = agents.shape[1]
+        d = channels // num_heads
+        out = q.new_empty(batch, num_tokens, channels)
+        agent_v = q.new_empty(batch, num_agents, channels)
+        probs_a = q.new_empty(num_heads, batch, num_agents, num_tokens)
+        probs_t = q.new_empty(num_heads, batch, num_tokens, num_agents)
+        for i in range(num_heads):
+            c = slice(i * d, (i + 1) * d)
+            a_i = agents[..., c]
+            # Aggregation: the agents read every token.
+            p = torch.baddbmm(agent_bias[i].expand(batch, -1, -1), a_i,
+                              k[..., c].transpose(1, 2), alpha=scale, out=probs_a[i])
+            torch.bmm(_softmax_(p), v[..., c], out=agent_v[..., c])
+            # Broadcast: every token reads the agents.
+            p = torch.baddbmm(token_bias[i].expand(batch, -1, -1), q[..., c],
+                              a_i.transpose(1, 2), alpha=scale, out=probs_t[i])
+            torch.bmm(_softmax_(p), agent_v[..., c], out=out[..., c])
+        ctx.save_for_backward(q, k, v, agents, agent_v, probs_a, probs_t)
+        ctx.num_heads, ctx.scale = num_heads, scale
+        ctx.bias_dtypes = (agent_bias.dtype, token_bias.dtype)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, attn = ctx.saved_tensors
-        grad_out = grad_out.contiguous()
-        grad_v = torch.matmul(attn.transpose(-2, -1), grad_out)
-        grad_s = torch.matmul(grad_out, v.transpose(-2, -1))
-        grad_s.sub_((grad_s * attn).sum(dim=-1, keepdim=True)).mul_(attn)
-        grad_bias = grad_s.sum(dim=0, keepdim=True) if ctx.bias_needs_grad else None
-        grad_q = torch.matmul(grad_s, k).mul_(ctx.scale)
-        grad_k = torch.matmul(grad_s.transpose(-2, -1), q).mul_(ctx.scale)
-        return grad_q, grad_k, grad_v, grad_bias, None
+        q, k, v, agents, agent_v, probs_a, probs_t = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        num_heads, scale = ctx.num_heads, ctx.scale
+        grad_out = grad_out.contiguous().to(q.dtype)
+        batch, num_tokens, channels = q.shape
+        num_agents = agents.shape[1]
+        d = channels // num_heads
+        grad_q, grad_k, grad_v = (q.new_empty(q.shape) for _ in range(3))
+        grad_agents = q.new_empty(agents.shape)
+        grad_ab = q.new_empty(num_heads, num_agents, num_tokens) if needs[4] else None
+        grad_tb = q.new_empty(num_heads, num_tokens, num_agents) if needs[5] else None
+        for i in range(num_heads):
+            c = slice(i * d, (i + 1) * d)
+            a_i, q_i, k_i, v_i = agents[..., c], q[..., c], k[..., c], v[..., c]
+            ga_i = grad_agents[..., c]
+            # Broadcast step.
+            p = probs_t[i]
+            g_av = torch.bmm(p.transpose(1, 2), grad_out[..., c])  # (B, n, d)
+            g = torch.bmm(grad_out[..., c], agent_v[..., c].transpose(1, 2),
+                          out=scratch(0, p.shape, p))
+            g = _softmax_backward_(g, p)
+            if grad_tb is not None:
+                torch.sum(g, dim=0, out=grad_tb[i])
+            torch.baddbmm(q_i, g, a_i, beta=0, alpha=scale, out=grad_q[..., c])
+            torch.baddbmm(a_i, g.transpose(1, 2), q_i, beta=0, alpha=scale, out=ga_i)
+            # Aggregation step.
+            p = probs_a[i]
+            g = torch.bmm(g_av, v_i.transpose(1, 2), out=scratch(0, p.shape, p))
+            g = _softmax_backward_(g, p)
+            if grad_ab is not None:
+                torch.sum(g, dim=0, out=grad_ab[i])
+            torch.bmm(p.transpose(1, 2), g_av, out=grad_v[..., c])
+            ga_i.baddbmm_(g, k_i, alpha=scale)
+            torch.baddbmm(k_i, g.transpose(1, 2), a_i, beta=0, alpha=scale,
+                          out=grad_k[..., c])
+        if grad_ab is not None:
+            grad_ab = grad_ab.to(ctx.bias_dtypes[0])
+        if grad_tb is not None:
+            grad_tb = grad_tb.to(ctx.bias_dtypes[1])
+        return grad_q, grad_k, grad_v, grad_agents, grad_ab, grad_tb, None, None
 
 
 def biased_attention(q, k, v, bias, scale, dropout_p=0.):
-    """Softmax attention with an additive, batch-shared bias ``(1, h, L, S)``.
-
-    Without gradients (inference) or under ``torch.compile`` it is PyTorch's fused
-    ``scaled_dot_product_attention``; when gradients are needed it is
-    :class:`BiasedAttention`, unless attention dropout is on.
-    """
-    needs_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (q, k, v, bias))
-    if not needs_grad or dropout_p > 0 or _is_compiling():
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                              dropout_p=dropout_p, scale=scale)
-    return BiasedAttention.apply(q, k, v, bias, scale)
+    """PyTorch's fused ``scaled_dot_product_attention`` with an additive, batch-shared
+    bias ``(1, h, L, S)``: inference, and the training cases the hand-written function
+    does not cover (attention dropout, ``torch.compile``)."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p,
+                                          scale=scale)
 
 
 @MODELS.register_module()
@@ -313,24 +380,27 @@ class AgentAttention(BaseModule):
             q.unflatten(1, (height, width)).permute(0, 3, 1, 2), self.agent_shape)
         agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
 
-        def split_heads(t):  # (B, L, C) -> (B, h, L, d)
-            return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
-
-        q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-        if torch.is_grad_enabled():
-            # The training matmuls (forward and backward) would each copy strided
-            # heads; one copy up front serves them all. The fused inference kernel
-            # reads strided heads directly.
-            q_h, k_h, v_h, a_h = (t.contiguous() for t in (q_h, k_h, v_h, a_h))
-
-        agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
         drop = self.attn_drop if self.training else 0.
-        # Aggregation: the agents read every token.
-        agent_v = biased_attention(a_h, k_h, v_h, agent_mask, self.scale, drop)
-        # Broadcast: every token reads the agents.
-        out = biased_attention(q_h, a_h, agent_v, token_mask, self.scale, drop)
-        out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
-        # Diversity restoration: depthwise conv on V viewed as an image.
-        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
+        needs_grad = torch.is_grad_enabled() and (
+            x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if needs_grad and not drop and not _is_compiling():
+            agent_bias, token_bias = self.biases((height, width))
+            out = AgentAttentionFunction.apply(q, k, v, agents, agent_bias, token_bias,
+                                               heads, self.scale)
+        else:
+            def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
+                return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
+
+            q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
+            agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
+            # Aggregation: the agents read every token.
+            agent_v = biased_attention(a_h, k_h, v_h, agent_mask, self.scale, drop)
+            # Broadcast: every token reads the agents.
+            out = biased_attention(q_h, a_h, agent_v, token_mask, self.scale, drop)
+            out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
+        # Diversity restoration: depthwise conv on V viewed as an image, channels-last
+        # (the layout the tokens already have: the result is a free view back).
+        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2).contiguous(
+            memory_format=torch.channels_last)
         out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(out))
