@@ -71,7 +71,7 @@ class PVTBlock(nn.Module):
 
     def forward(self, x, hw_shape):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(x, norm=self.norm2))
 
 
 class PatchEmbed(nn.Module):

@@ -135,7 +135,7 @@ class SwinBlock(nn.Module):
         else:
             y = self.window_attention(y, hw_shape)
         x = x + self.drop_path(y)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(x, norm=self.norm2))
 
 
 class PatchEmbed(nn.Module):

@@ -1,11 +1,12 @@
-"""The transformer MLP of both backbones: Linear -> exact GELU -> Linear.
+"""The transformer MLP of both backbones: [LayerNorm ->] Linear -> exact GELU -> Linear.
 
 In training its hidden activations are the largest tensors of Agent-PVT (MLP ratio 8)
-and Agent-Swin. Autograd's plain rendering keeps two of them per block (the first
-layer's output for GELU's backward and GELU's output for the second layer's), and
-allocates four fresh ones per step. :class:`GeluMlpFunction` keeps one - the first
-layer's output - recomputes GELU from it in backward (an elementwise pass) and computes
-GELU's backward in place, with its temporaries in reused scratch memory.
+and Agent-Swin. Autograd's plain rendering keeps the pre-norm's output and two hidden
+tensors per block (fc1's output for GELU's backward, GELU's output for fc2's) and
+allocates several fresh hidden-sized tensors per step, each page-faulted anew on the
+CPU. :class:`NormMlpFunction` keeps only the block input and fc1's output; it works
+through the tokens in row chunks, recomputing the norm and GELU of a chunk in backward
+(elementwise passes) with every temporary chunk-sized and reused.
 """
 import torch
 import torch.nn as nn
@@ -13,48 +14,10 @@ import torch.nn.functional as F
 
 from .scratch import scratch
 
-__all__ = ['Mlp', 'GeluMlpFunction', 'gelu_mlp']
+__all__ = ['Mlp', 'NormMlpFunction']
 
-
-class GeluMlpFunction(torch.autograd.Function):
-    """fc2(gelu(fc1(x))) saving only x and fc1's output.
-
-    Shapes: x (..., C), w1 (H, C), b1 (H) or None, w2 (C', H), b2 (C') or None.
-    """
-
-    @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2):
-        x2 = x.reshape(-1, x.shape[-1])
-        z = F.linear(x2, w1, b1)  # saved: (M, H)
-        h = torch._C._nn.gelu(z, out=scratch(0, z.shape, z))
-        y = F.linear(h, w2, b2)
-        ctx.save_for_backward(x2, w1, w2, z)
-        ctx.has_bias = (b1 is not None, b2 is not None)
-        ctx.x_shape = x.shape
-        return y.view(*x.shape[:-1], y.shape[-1])
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x2, w1, w2, z = ctx.saved_tensors
-        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
-        dy = grad_y.reshape(-1, grad_y.shape[-1])
-        grad_x = grad_w1 = grad_b1 = grad_w2 = grad_b2 = None
-        if need_w2:
-            h = torch._C._nn.gelu(z, out=scratch(0, z.shape, z))  # recomputed
-            grad_w2 = dy.t().mm(h)
-        if need_b2 and ctx.has_bias[1]:
-            grad_b2 = dy.sum(0)
-        if need_x or need_w1 or need_b1:
-            dz = torch.mm(dy, w2, out=scratch(1, z.shape, z))
-            # d/dz gelu, in place: the incoming gradient's buffer becomes fc1's.
-            torch.ops.aten.gelu_backward.grad_input(dz, z, grad_input=dz)
-            if need_w1:
-                grad_w1 = dz.t().mm(x2)
-            if need_b1 and ctx.has_bias[0]:
-                grad_b1 = dz.sum(0)
-            if need_x:
-                grad_x = dz.mm(w1).view(ctx.x_shape)
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+#: elements of a chunk's hidden temporaries (16 MiB in float32)
+CHUNK_ELEMENTS = 1 << 22
 
 
 def _is_compiling():
@@ -62,20 +25,118 @@ def _is_compiling():
     return bool(compiler is not None and compiler.is_compiling())
 
 
-def gelu_mlp(x, fc1, fc2):
-    """``fc2(gelu(fc1(x)))`` with the two ``nn.Linear`` layers; the memory-lean
-    function when gradients are needed, plain ops otherwise (and under autocast or
-    ``torch.compile``, which handle the plain ops themselves)."""
-    params = (fc1.weight, fc2.weight)
-    if (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
-            and not torch.is_autocast_enabled(x.device.type) and not _is_compiling()):
-        return GeluMlpFunction.apply(x, fc1.weight, fc1.bias, fc2.weight, fc2.bias)
-    return fc2(F.gelu(fc1(x)))
+def _linear_into(out, x, weight, bias):
+    if bias is None:
+        return torch.mm(x, weight.t(), out=out)
+    return torch.addmm(bias, x, weight.t(), out=out)
+
+
+class NormMlpFunction(torch.autograd.Function):
+    """``fc2(gelu(fc1(layer_norm(x))))`` keeping only ``x`` and fc1's output.
+
+    Args (forward): x (..., C); ln_weight, ln_bias (C) or None, ln_eps (the norm is
+    skipped when ``ln_eps`` is None); w1 (H, C), b1 (H) or None; w2 (C', H), b2 (C')
+    or None. Returns (..., C').
+    """
+
+    @staticmethod
+    def forward(ctx, x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2):
+        x2 = x.reshape(-1, x.shape[-1])
+        rows, channels = x2.shape
+        hidden = w1.shape[0]
+        chunk = max(1, CHUNK_ELEMENTS // hidden)
+        z = x2.new_empty(rows, hidden)  # saved
+        y = x2.new_empty(rows, w2.shape[0])
+        stats = x2.new_empty(2, rows, 1) if ln_eps is not None else None
+        for r in range(0, rows, chunk):
+            s = slice(r, r + chunk)
+            xn = x2[s]
+            if ln_eps is not None:
+                xn, stats[0, s], stats[1, s] = torch.native_layer_norm(
+                    xn, (channels, ), ln_weight, ln_bias, ln_eps)
+            zs = _linear_into(z[s], xn, w1, b1)
+            h = torch._C._nn.gelu(zs, out=scratch(0, zs.shape, zs))
+            _linear_into(y[s], h, w2, b2)
+        ctx.save_for_backward(x2, ln_weight, ln_bias, w1, w2, z, stats)
+        ctx.ln_eps = ln_eps
+        ctx.has_bias = (b1 is not None, b2 is not None)
+        ctx.x_shape = x.shape
+        return y.view(*x.shape[:-1], y.shape[-1])
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x2, ln_weight, ln_bias, w1, w2, z, stats = ctx.saved_tensors
+        need_x, need_lnw, need_lnb, _, need_w1, need_b1, need_w2, need_b2 = \
+            ctx.needs_input_grad
+        ln_eps = ctx.ln_eps
+        rows, channels = x2.shape
+        hidden = w1.shape[0]
+        chunk = max(1, CHUNK_ELEMENTS // hidden)
+        dy = grad_y.reshape(-1, grad_y.shape[-1])
+        zeros = x2.new_zeros
+        grad_x = x2.new_empty(rows, channels) if need_x else None
+        grad_w1 = zeros(w1.shape) if need_w1 else None
+        grad_w2 = zeros(w2.shape) if need_w2 else None
+        grad_b1 = zeros(hidden) if need_b1 and ctx.has_bias[0] else None
+        grad_b2 = dy.sum(0) if need_b2 and ctx.has_bias[1] else None
+        ln = ln_eps is not None
+        grad_lnw = zeros(channels) if ln and need_lnw and ln_weight is not None else None
+        grad_lnb = zeros(channels) if ln and need_lnb and ln_bias is not None else None
+        need_below = need_x or need_w1 or need_b1 or grad_lnw is not None \
+            or grad_lnb is not None
+        for r in range(0, rows, chunk):
+            s = slice(r, r + chunk)
+            zs, dys = z[s], dy[s]
+            if grad_w2 is not None:
+                h = torch._C._nn.gelu(zs, out=scratch(0, zs.shape, zs))  # recomputed
+                grad_w2.addmm_(dys.t(), h)
+            if not need_below:
+                continue
+            dz = torch.mm(dys, w2, out=scratch(1, zs.shape, zs))
+            torch.ops.aten.gelu_backward.grad_input(dz, zs, grad_input=dz)  # in place
+            if grad_b1 is not None:
+                grad_b1.add_(dz.sum(0))
+            xs = x2[s]
+            if ln:
+                mean, rstd = stats[0, s], stats[1, s]
+                xn = (xs - mean).mul_(rstd)  # the norm's output, recomputed
+                if ln_weight is not None:
+                    xn.mul_(ln_weight)
+                if ln_bias is not None:
+                    xn.add_(ln_bias)
+            else:
+                xn = xs
+            if grad_w1 is not None:
+                grad_w1.addmm_(dz.t(), xn)
+            if need_x or grad_lnw is not None or grad_lnb is not None:
+                dxn = dz.mm(w1)
+                if not ln:
+                    grad_x[s] = dxn
+                    continue
+                dx, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
+                    dxn, xs, (channels, ), mean, rstd, ln_weight, ln_bias,
+                    [need_x, grad_lnw is not None, grad_lnb is not None])
+                if need_x:
+                    grad_x[s] = dx
+                if grad_lnw is not None:
+                    grad_lnw.add_(dlw)
+                if grad_lnb is not None:
+                    grad_lnb.add_(dlb)
+        if grad_x is not None:
+            grad_x = grad_x.view(ctx.x_shape)
+        return grad_x, grad_lnw, grad_lnb, None, grad_w1, grad_b1, grad_w2, grad_b2
 
 
 class Mlp(nn.Module):
     """Linear -> exact GELU -> Linear, named ``fc1`` / ``fc2`` as published, with
-    dropout after the activation and after ``fc2``."""
+    dropout after the activation and after ``fc2``.
+
+    ``forward(x, norm=None)``: ``norm`` (an ``nn.LayerNorm``) is the block's pre-norm,
+    applied to ``x`` first; given here, it joins the memory-lean training function.
+    When gradients are needed (and there is no dropout, autocast or
+    ``torch.compile``, which handle the plain ops themselves) the whole sub-layer is
+    :class:`NormMlpFunction`; otherwise it is the plain modules.
+    """
 
     def __init__(self, in_features, hidden_features, drop=0.):
         super().__init__()
@@ -84,7 +145,24 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_features, in_features)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x):
-        if self.drop.p > 0 and self.training:
-            return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-        return gelu_mlp(x, self.fc1, self.fc2)
+    def forward(self, x, norm=None):
+        if self._use_function(x, norm):
+            ln = (norm.weight, norm.bias, norm.eps) if norm is not None else (None, ) * 3
+            return NormMlpFunction.apply(x, *ln, self.fc1.weight, self.fc1.bias,
+                                         self.fc2.weight, self.fc2.bias)
+        if norm is not None:
+            x = norm(x)
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+    def _use_function(self, x, norm):
+        if not torch.is_grad_enabled() or (self.drop.p > 0 and self.training):
+            return False
+        if torch.is_autocast_enabled(x.device.type) or _is_compiling():
+            return False
+        if norm is not None and not (isinstance(norm, nn.LayerNorm)
+                                     and len(norm.normalized_shape) == 1):
+            return False
+        params = [self.fc1.weight, self.fc2.weight]
+        if norm is not None and norm.weight is not None:
+            params.append(norm.weight)
+        return x.requires_grad or any(p.requires_grad for p in params)
