@@ -149,3 +149,40 @@ def test_get_flops_tool_matches_published_figure():
     r = analyse(osp.join(ROOT, 'configs', 'retinanet_agent_pvt_t.py'), 800, 1280)
     assert abs(r['flops'] / 1e9 - 211) / 211 < 0.05  # model_zoo.md: 211G
     assert r['attention_flops'] > 0
+
+
+def test_training_runs_the_fused_function_and_frozen_biases_get_no_gradient():
+    m = _layer().train()
+    x = torch.randn(2, 99, 64, requires_grad=True)
+    out = m(x, (9, 11))
+    seen, stack = set(), [out.grad_fn]
+    while stack:  # walk the graph: the hand-written function is in it
+        fn = stack.pop()
+        if fn is not None and fn not in seen:
+            seen.add(fn)
+            stack.extend(f for f, _ in fn.next_functions)
+    names = {type(fn).__name__ for fn in seen}
+    assert 'AgentAttentionFunctionBackward' in names
+    # Frozen biases (e.g. fine-tuning everything else): the rest still matches the spec.
+    for n in m.bias_names:
+        getattr(m, n).requires_grad_(False)
+    out = m(x, (9, 11))
+    ref = reference_forward(m, x, (9, 11))
+    params = [x, m.qkv.weight, m.dwc.weight]
+    for a, b in zip(torch.autograd.grad(out.square().sum(), params),
+                    torch.autograd.grad(ref.square().sum(), params)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert m.an_bias.grad is None
+
+
+def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
+    from mmagent.models.layers.scratch import release_scratch, scratch
+    like = torch.zeros(1)
+    a = scratch(0, (4, 5), like)
+    b = scratch(0, (2, 3), like)  # smaller: the same memory
+    c = scratch(1, (4, 5), like)  # another slot: other memory
+    assert a.data_ptr() == b.data_ptr() and c.data_ptr() != a.data_ptr()
+    assert scratch(0, (100, ), like).numel() == 100  # grows when asked for more
+    assert scratch(0, (3, ), like.double()).dtype == torch.float64
+    release_scratch()
+    assert scratch(0, (4, 5), like).shape == (4, 5)
