@@ -59,3 +59,17 @@ def test_frozen_norm_and_input_without_grad():
     reference_mlp_forward(ref, x, norm=norm).square().sum().backward()
     torch.testing.assert_close(mlp.fc1.weight.grad, ref.fc1.weight.grad, atol=1e-5,
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize('chunk_elements', [1 << 22, 1000])
+def test_inference_in_chunks_matches_plain_ops(monkeypatch, chunk_elements):
+    monkeypatch.setattr(mlp_module, 'CHUNK_ELEMENTS', chunk_elements)
+    torch.manual_seed(0)
+    mlp, norm = Mlp(24, 96).eval(), nn.LayerNorm(24)
+    x = torch.randn(2, 41, 24)
+    with torch.no_grad():
+        out = mlp(x, norm=norm)
+        torch.testing.assert_close(out, reference_mlp_forward(mlp, x, norm=norm),
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(mlp(x), reference_mlp_forward(mlp, x), atol=1e-5,
+                                   rtol=1e-5)

@@ -384,10 +384,13 @@ class AgentAttention(BaseModule):
         needs_grad = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in self.parameters()))
         if needs_grad and not drop and not _is_compiling():
+            # Training: the hand-written function (every gradient, the biases' too).
             agent_bias, token_bias = self.biases((height, width))
             out = AgentAttentionFunction.apply(q, k, v, agents, agent_bias, token_bias,
                                                heads, self.scale)
         else:
+            # Inference, attention dropout, torch.compile: PyTorch's fused SDPA kernel
+            # with the biases as 4-D masks (cached in inference).
             def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
                 return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 

@@ -6,7 +6,8 @@ tensors per block (fc1's output for GELU's backward, GELU's output for fc2's) an
 allocates several fresh hidden-sized tensors per step, each page-faulted anew on the
 CPU. :class:`NormMlpFunction` keeps only the block input and fc1's output; it works
 through the tokens in row chunks, recomputing the norm and GELU of a chunk in backward
-(elementwise passes) with every temporary chunk-sized and reused.
+(elementwise passes) with every temporary chunk-sized and reused. Inference on the CPU
+runs the same chunks with no hidden-sized tensor at all.
 """
 import torch
 import torch.nn as nn
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 
 from .scratch import scratch
 
-__all__ = ['Mlp', 'NormMlpFunction']
+__all__ = ['Mlp', 'NormMlpFunction', 'norm_mlp_forward']
 
 #: elements of a chunk's hidden temporaries (16 MiB in float32)
 CHUNK_ELEMENTS = 1 << 22
@@ -31,6 +32,37 @@ def _linear_into(out, x, weight, bias):
     return torch.addmm(bias, x, weight.t(), out=out)
 
 
+def norm_mlp_forward(x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2, keep_hidden=False):
+    """``fc2(gelu(fc1(layer_norm(x))))`` in row chunks (norm skipped when ``ln_eps``
+    is None). Returns ``(y, x2, z, stats)``: the output (..., C'), ``x`` as rows, and
+    with ``keep_hidden`` fc1's output (rows, H) and the norm's (mean, rstd) as
+    (2, rows, 1), the tensors backward needs; without it those are None and every
+    hidden-sized temporary is chunk-sized scratch (inference)."""
+    x2 = x.reshape(-1, x.shape[-1])
+    rows, channels = x2.shape
+    hidden = w1.shape[0]
+    chunk = max(1, CHUNK_ELEMENTS // hidden)
+    z = x2.new_empty(rows, hidden) if keep_hidden else None
+    y = x2.new_empty(rows, w2.shape[0])
+    stats = x2.new_empty(2, rows, 1) if keep_hidden and ln_eps is not None else None
+    for r in range(0, rows, chunk):
+        s = slice(r, r + chunk)
+        xn = x2[s]
+        if ln_eps is not None:
+            xn, mean, rstd = torch.native_layer_norm(xn, (channels, ), ln_weight, ln_bias,
+                                                     ln_eps)
+            if stats is not None:
+                stats[0, s], stats[1, s] = mean, rstd
+        m = xn.shape[0]
+        zs = _linear_into(z[s] if keep_hidden else scratch(1, (m, hidden), xn), xn, w1, b1)
+        if keep_hidden:
+            h = torch._C._nn.gelu(zs, out=scratch(0, zs.shape, zs))
+        else:
+            h = torch._C._nn.gelu(zs, out=zs)  # in place: nothing needs fc1's output
+        _linear_into(y[s], h, w2, b2)
+    return y.view(*x.shape[:-1], y.shape[-1]), x2, z, stats
+
+
 class NormMlpFunction(torch.autograd.Function):
     """``fc2(gelu(fc1(layer_norm(x))))`` keeping only ``x`` and fc1's output.
 
@@ -41,27 +73,13 @@ class NormMlpFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2):
-        x2 = x.reshape(-1, x.shape[-1])
-        rows, channels = x2.shape
-        hidden = w1.shape[0]
-        chunk = max(1, CHUNK_ELEMENTS // hidden)
-        z = x2.new_empty(rows, hidden)  # saved
-        y = x2.new_empty(rows, w2.shape[0])
-        stats = x2.new_empty(2, rows, 1) if ln_eps is not None else None
-        for r in range(0, rows, chunk):
-            s = slice(r, r + chunk)
-            xn = x2[s]
-            if ln_eps is not None:
-                xn, stats[0, s], stats[1, s] = torch.native_layer_norm(
-                    xn, (channels, ), ln_weight, ln_bias, ln_eps)
-            zs = _linear_into(z[s], xn, w1, b1)
-            h = torch._C._nn.gelu(zs, out=scratch(0, zs.shape, zs))
-            _linear_into(y[s], h, w2, b2)
+        y, x2, z, stats = norm_mlp_forward(x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2,
+                                           keep_hidden=True)
         ctx.save_for_backward(x2, ln_weight, ln_bias, w1, w2, z, stats)
         ctx.ln_eps = ln_eps
         ctx.has_bias = (b1 is not None, b2 is not None)
         ctx.x_shape = x.shape
-        return y.view(*x.shape[:-1], y.shape[-1])
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -132,10 +150,10 @@ class Mlp(nn.Module):
     dropout after the activation and after ``fc2``.
 
     ``forward(x, norm=None)``: ``norm`` (an ``nn.LayerNorm``) is the block's pre-norm,
-    applied to ``x`` first; given here, it joins the memory-lean training function.
-    When gradients are needed (and there is no dropout, autocast or
-    ``torch.compile``, which handle the plain ops themselves) the whole sub-layer is
-    :class:`NormMlpFunction`; otherwise it is the plain modules.
+    applied to ``x`` first; given here, it joins the chunked computation. When
+    gradients are needed the whole sub-layer is :class:`NormMlpFunction`; inference on
+    the CPU is :func:`norm_mlp_forward`; with dropout, autocast or ``torch.compile``
+    (which handle the plain ops themselves) it is the plain modules.
     """
 
     def __init__(self, in_features, hidden_features, drop=0.):
@@ -146,23 +164,31 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x, norm=None):
-        if self._use_function(x, norm):
+        path = self._path(x, norm)
+        if path != 'plain':
             ln = (norm.weight, norm.bias, norm.eps) if norm is not None else (None, ) * 3
-            return NormMlpFunction.apply(x, *ln, self.fc1.weight, self.fc1.bias,
-                                         self.fc2.weight, self.fc2.bias)
+            weights = (self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
+            if path == 'train':
+                return NormMlpFunction.apply(x, *ln, *weights)
+            return norm_mlp_forward(x, *ln, *weights)[0]
         if norm is not None:
             x = norm(x)
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
-    def _use_function(self, x, norm):
-        if not torch.is_grad_enabled() or (self.drop.p > 0 and self.training):
-            return False
-        if torch.is_autocast_enabled(x.device.type) or _is_compiling():
-            return False
+    def _path(self, x, norm):
+        """'train' (the function), 'infer' (chunked, no gradient) or 'plain'."""
+        if (self.drop.p > 0 and self.training) or torch.is_autocast_enabled(
+                x.device.type) or _is_compiling():
+            return 'plain'
         if norm is not None and not (isinstance(norm, nn.LayerNorm)
                                      and len(norm.normalized_shape) == 1):
-            return False
+            return 'plain'
         params = [self.fc1.weight, self.fc2.weight]
         if norm is not None and norm.weight is not None:
             params.append(norm.weight)
-        return x.requires_grad or any(p.requires_grad for p in params)
+        if torch.is_grad_enabled() and (x.requires_grad
+                                        or any(p.requires_grad for p in params)):
+            return 'train'
+        # Chunking is for the CPU's allocator; CUDA's caching allocator needs none.
+        return 'infer' if x.device.type == 'cpu' else 'plain'
+
