@@ -8,9 +8,12 @@
 For each backbone it times, in one run and interleaved (so machine noise hits every
 variant alike):
 
-* ``mmagent``   - mmagent's AgentAttention (fused kernels, cached biases in eval);
-* ``spec``      - the same weights through the literal rendering of the spec's
-                  equations kept in tests/reference_agent_attention.py;
+* ``mmagent``   - mmagent's backbone as it runs (fused attention kernels and cached
+                  biases in eval, hand-written attention and chunked MLP functions in
+                  training);
+* ``spec``      - the same weights through the literal rendering kept in
+                  tests/reference_agent_attention.py: the spec's attention equations
+                  and the blocks' MLP as plain autograd ops;
 * ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
                   Agent-PVT, Swin for Agent-Swin) at the same size.
 

@@ -13,17 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .agent_attention import _is_compiling
 from .scratch import scratch
 
 __all__ = ['Mlp', 'NormMlpFunction', 'norm_mlp_forward']
 
 #: elements of a chunk's hidden temporaries (16 MiB in float32)
 CHUNK_ELEMENTS = 1 << 22
-
-
-def _is_compiling():
-    compiler = getattr(torch, 'compiler', None)
-    return bool(compiler is not None and compiler.is_compiling())
 
 
 def _linear_into(out, x, weight, bias):
