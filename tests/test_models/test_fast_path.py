@@ -186,3 +186,11 @@ def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
     assert scratch(0, (3, ), like.double()).dtype == torch.float64
     release_scratch()
     assert scratch(0, (4, 5), like).shape == (4, 5)
+
+
+def test_double_backward_is_refused_not_silently_wrong():
+    m = _layer().train()
+    x = torch.randn(1, 99, 64, requires_grad=True)
+    (g, ) = torch.autograd.grad(m(x, (9, 11)).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match='once_differentiable|differentiable'):
+        g.sum().backward()

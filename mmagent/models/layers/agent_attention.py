@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
@@ -173,6 +174,7 @@ class AgentAttentionFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # in-place and out= kernels: no double backward
     def backward(ctx, grad_out):
         q, k, v, agents, agent_v, probs_a, probs_t = ctx.saved_tensors
         needs = ctx.needs_input_grad

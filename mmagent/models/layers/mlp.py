@@ -12,6 +12,7 @@ runs the same chunks with no hidden-sized tensor at all.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from .agent_attention import _is_compiling
 from .scratch import scratch
@@ -78,6 +79,7 @@ class NormMlpFunction(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable  # in-place and out= kernels: no double backward
     def backward(ctx, grad_y):
         x2, ln_weight, ln_bias, w1, w2, z, stats = ctx.saved_tensors
         need_x, need_lnw, need_lnb, _, need_w1, need_b1, need_w2, need_b2 = \
