@@ -362,11 +362,19 @@ class AgentAttention(BaseModule):
         return super()._apply(fn, *args, **kwargs)
 
     def project_qkv(self, x):
-        """q, k, v as (B, N, C) views of the projections."""
+        """q, k, v as (B, N, C). V is a product of its own (rows of the published
+        ``qkv`` / ``kv`` weights), so it is dense: the depthwise conv reads it as a
+        channels-last map without a copy. q and k may be strided views."""
+        c = self.embed_dims
+        layer = self.qkv if self.qkv_layout == 'qkv' else self.kv
+        first = layer.weight.shape[0] - c  # rows before V's
+        bias = layer.bias
+        qk = F.linear(x, layer.weight[:first], None if bias is None else bias[:first])
+        v = F.linear(x, layer.weight[first:], None if bias is None else bias[first:])
         if self.qkv_layout == 'qkv':
-            return self.qkv(x).chunk(3, dim=-1)
-        k, v = self.kv(x).chunk(2, dim=-1)
-        return self.q(x), k, v
+            q, k = qk.chunk(2, dim=-1)
+            return q, k, v
+        return self.q(x), qk, v
 
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
@@ -404,8 +412,8 @@ class AgentAttention(BaseModule):
             out = biased_attention(q_h, a_h, agent_v, token_mask, self.scale, drop)
             out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
         # Diversity restoration: depthwise conv on V viewed as an image, channels-last
-        # (the layout the tokens already have: the result is a free view back).
+        # (the layout the tokens already have, so no copy either way).
         v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2).contiguous(
-            memory_format=torch.channels_last)
+            memory_format=torch.channels_last)  # a no-op for the dense V
         out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(out))
