@@ -5,8 +5,7 @@
     python tools/benchmark.py --scaling --plot latency.png     # 256..1536 px, log-log
     python tools/benchmark.py --config configs/maskrcnn_agent_pvt_t.py --sizes 800x1344
 
-For each backbone it times, in one run and interleaved (so machine noise hits every
-variant alike):
+For each backbone it times, side by side in one run:
 
 * ``mmagent``   - mmagent's backbone as it runs (fused attention kernels and cached
                   biases in eval, hand-written attention and chunked MLP functions in
@@ -18,9 +17,15 @@ variant alike):
                   Agent-PVT, Swin for Agent-Swin) at the same size.
 
 Eval is a no-grad forward at ``--batch``; train is forward + backward at
-``--train-batch``. Peak memory is the extra high-water mark of one step, measured in a
-fresh process per variant (CPU: ``ru_maxrss``; GPU: ``max_memory_allocated``). Ratios
-are printed against ``mmagent``.
+``--train-batch``. Each variant runs in a fresh process of its own, round-robin over
+``--rounds`` rounds (so machine drift hits every variant alike): in one process the
+variants would share the CPU allocator, and what one frees changes how often the next
+one page-faults - measured here, that moved the spec rendering's train step between
+1.85 s and 2.9 s. In each process the first step gives the peak memory (the extra
+high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``), one more step
+warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
+are printed against ``mmagent``. ``--shared-process`` times the variants interleaved in
+one process instead (quicker, noisier).
 """
 import argparse
 import json
@@ -147,8 +152,9 @@ def time_variants(models, mode, batch, size, device, repeat, warmup=1):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def peak_memory_child(args):
-    """Run in a fresh process: extra peak memory (MiB) of one step."""
+def measure_child(args):
+    """Run in a fresh process: extra peak memory (MiB) of the first step, then the
+    seconds of ``--repeat`` steps after one warm-up step; prints JSON."""
     model = build(args.model, args.variant, args.config, args.device)
     step = step_fn(model, args.mode, args.batch, parse_size(args.size), args.device)
     if args.device.startswith('cuda'):
@@ -165,7 +171,15 @@ def peak_memory_child(args):
         base = _status_kib('VmRSS')
         step()
         peak = (_status_kib('VmHWM') - base) / 1024
-    print(json.dumps({'peak_mib': peak}))
+    step()
+    times = []
+    for _ in range(args.repeat):
+        _sync(args.device)
+        t = time.perf_counter()
+        step()
+        _sync(args.device)
+        times.append(time.perf_counter() - t)
+    print(json.dumps({'peak_mib': peak, 'times': times}))
 
 
 def _status_kib(field):
@@ -176,17 +190,21 @@ def _status_kib(field):
     raise RuntimeError(f'{field} not in /proc/self/status')
 
 
-def peak_memory(model, variant, mode, batch, size, device, config=None):
+def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
+            threads=None):
+    """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``."""
     cmd = [sys.executable, __file__, '--_child', '--model', model or 'x', '--variant',
            variant, '--mode', mode, '--batch', str(batch), '--size',
-           f'{size[0]}x{size[1]}', '--device', device]
+           f'{size[0]}x{size[1]}', '--device', device, '--repeat', str(repeat)]
     if config:
         cmd += ['--config', config]
+    if threads:
+        cmd += ['--threads', str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=ROOT))
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])['peak_mib']
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def fmt_ratio(base, other):
@@ -199,16 +217,29 @@ def run_table(args, device):
     for name in names:
         variants = [v for v in args.variants if not (args.config and v == 'softmax')]
         label = osp.basename(args.config) if args.config else name
-        models = {v: build(name, v, args.config, device) for v in variants}
+        models = {v: build(name, v, args.config, device) for v in variants} \
+            if args.shared_process else None
         for size_text in args.sizes:
             size = parse_size(size_text)
             for mode in args.modes:
                 batch = args.batch if mode == 'eval' else args.train_batch
-                t = time_variants(models, mode, batch, size, device, args.repeat)
-                mem = {}
-                if not args.no_memory:
-                    mem = {v: peak_memory(name, v, mode, batch, size, device, args.config)
-                           for v in variants}
+                if args.shared_process:
+                    t = time_variants(models, mode, batch, size, device, args.repeat)
+                    mem = {} if args.no_memory else {
+                        v: measure(name, v, mode, batch, size, device, args.config,
+                                   threads=args.threads)['peak_mib'] for v in variants}
+                else:
+                    runs = {v: [] for v in variants}
+                    for _ in range(args.rounds):
+                        for v in variants:
+                            runs[v].append(measure(name, v, mode, batch, size, device,
+                                                   args.config, args.repeat,
+                                                   args.threads))
+                    t = {v: statistics.median(x for r in rs for x in r['times'])
+                         for v, rs in runs.items()}
+                    mem = {} if args.no_memory else {
+                        v: statistics.median(r['peak_mib'] for r in rs)
+                        for v, rs in runs.items()}
                 rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
                 print(_row_text(rows[-1], variants), flush=True)
     return rows
@@ -317,7 +348,12 @@ def main(argv=None):
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--train-batch', type=int, default=2)
-    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--repeat', type=int, default=5,
+                        help='timed steps per process (per round)')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='fresh processes per variant, run round-robin')
+    parser.add_argument('--shared-process', action='store_true',
+                        help='time all variants interleaved in this one process')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-memory', action='store_true')
@@ -326,7 +362,7 @@ def main(argv=None):
     parser.add_argument('--scaling-sizes', nargs='+', type=int,
                         default=[256, 384, 512, 768, 1024, 1280, 1536])
     parser.add_argument('--plot', help='with --scaling: write the log-log plot (PNG)')
-    # internal: one peak-memory measurement in a fresh process
+    # internal: one measurement in a fresh process
     parser.add_argument('--_child', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--model', help=argparse.SUPPRESS)
     parser.add_argument('--variant', help=argparse.SUPPRESS)
@@ -336,10 +372,15 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:
-        return peak_memory_child(args)
+        return measure_child(args)
     device = args.device
-    print(f'device: {device} ({torch.cuda.get_device_name() if device.startswith("cuda") else f"{torch.get_num_threads()} CPU threads"}), torch {torch.__version__}, '
-          f'median of {args.repeat} interleaved runs', flush=True)
+    hw = (torch.cuda.get_device_name() if device.startswith('cuda')
+          else f'{torch.get_num_threads()} CPU threads')
+    how = (f'median of {args.repeat} interleaved runs'
+           if args.scaling or args.shared_process else
+           f'each variant in fresh processes, {args.rounds} rounds x {args.repeat} '
+           f'steps, median')
+    print(f'device: {device} ({hw}), torch {torch.__version__}, {how}', flush=True)
     if args.scaling:
         curves = attention_scaling(device, args.scaling_sizes, args.repeat)
         print('one attention layer at the stride-16 map (384 channels, 12 heads, '

@@ -2,12 +2,16 @@
 timing is asserted: speed is shown by the benchmark itself, not by tests)."""
 import re
 
+import pytest
+
 from tests.test_tools.conftest import run_tool
 
 
-def test_benchmark_reports_side_by_side_ratios(tmp_path):
+@pytest.mark.parametrize('how', [['--rounds', '1'], ['--shared-process']])
+def test_benchmark_reports_side_by_side_ratios(tmp_path, how):
+    """Fresh processes per variant (the default) or all in one process."""
     out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
-                   '--modes', 'eval', 'train', '--repeat', '1')
+                   '--modes', 'eval', 'train', '--repeat', '1', *how)
     lines = [line for line in out.stdout.splitlines() if line.startswith('agent_pvt_t')]
     assert len(lines) == 2
     for line in lines:
