@@ -135,6 +135,15 @@ def step_fn(model, mode, batch, size, device, dtype=None):
     return step
 
 
+def seconds(fn, device):
+    """Wall time of one call of ``fn``, the device synchronised around it."""
+    _sync(device)
+    t = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t
+
+
 def time_variants(models, mode, batch, size, device, repeat, warmup=1):
     """Median seconds per step of each model, steps interleaved across models."""
     steps = {k: step_fn(m, mode, batch, size, device) for k, m in models.items()}
@@ -144,11 +153,7 @@ def time_variants(models, mode, batch, size, device, repeat, warmup=1):
     times = {k: [] for k in steps}
     for _ in range(repeat):
         for k, step in steps.items():
-            _sync(device)
-            t = time.perf_counter()
-            step()
-            _sync(device)
-            times[k].append(time.perf_counter() - t)
+            times[k].append(seconds(step, device))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -172,13 +177,7 @@ def measure_child(args):
         step()
         peak = (_status_kib('VmHWM') - base) / 1024
     step()
-    times = []
-    for _ in range(args.repeat):
-        _sync(args.device)
-        t = time.perf_counter()
-        step()
-        _sync(args.device)
-        times.append(time.perf_counter() - t)
+    times = [seconds(step, args.device) for _ in range(args.repeat)]
     print(json.dumps({'peak_mib': peak, 'times': times}))
 
 
@@ -277,24 +276,19 @@ def attention_scaling(device, sizes, repeat):
 
     curves = {'agent attention (mmagent)': [], 'agent attention (spec)': [],
               'global softmax attention': []}
-    spec = use_spec_rendering(AgentAttention(dims, heads, agent_num=49, pretrain_hw=(14, 14),
-                                             downstream_agent_shape=(14, 14))).eval()
+    spec = use_spec_rendering(AgentAttention(
+        dims, heads, agent_num=49, pretrain_hw=(14, 14),
+        downstream_agent_shape=(14, 14))).to(device).eval()
     for px in sizes:
         hw = (px // 16, px // 16)
         x = torch.randn(1, hw[0] * hw[1], dims, device=device)
         fns = {'agent attention (mmagent)': lambda: agent(x, hw),
-               'agent attention (spec)': lambda: spec.to(device)(x, hw),
+               'agent attention (spec)': lambda: spec(x, hw),
                'global softmax attention': lambda: softmax_attn(x, hw)}
         with torch.no_grad():
             for k, fn in fns.items():
                 fn()
-                ts = []
-                for _ in range(repeat):
-                    _sync(device)
-                    t = time.perf_counter()
-                    fn()
-                    _sync(device)
-                    ts.append(time.perf_counter() - t)
+                ts = [seconds(fn, device) for _ in range(repeat)]
                 curves[k].append((px * px, statistics.median(ts)))
     return curves
 

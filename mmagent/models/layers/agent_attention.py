@@ -21,7 +21,7 @@ from mmagent.registry import MODELS
 from .scratch import scratch
 
 __all__ = ['AgentAttention', 'AgentAttentionFunction', 'agent_attention_biases',
-           'biased_attention', 'bilinear_matrix', 'check_agent_shape']
+           'bilinear_matrix', 'check_agent_shape']
 
 
 def _is_compiling():
@@ -218,14 +218,6 @@ class AgentAttentionFunction(torch.autograd.Function):
         return grad_q, grad_k, grad_v, grad_agents, grad_ab, grad_tb, None, None
 
 
-def biased_attention(q, k, v, bias, scale, dropout_p=0.):
-    """PyTorch's fused ``scaled_dot_product_attention`` with an additive, batch-shared
-    bias ``(1, h, L, S)``: inference, and the training cases the hand-written function
-    does not cover (attention dropout, ``torch.compile``)."""
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p,
-                                          scale=scale)
-
-
 @MODELS.register_module()
 class AgentAttention(BaseModule):
     """Agent attention over a whole H x W token map.
@@ -368,13 +360,13 @@ class AgentAttention(BaseModule):
         c = self.embed_dims
         layer = self.qkv if self.qkv_layout == 'qkv' else self.kv
         first = layer.weight.shape[0] - c  # rows before V's
-        bias = layer.bias
-        qk = F.linear(x, layer.weight[:first], None if bias is None else bias[:first])
-        v = F.linear(x, layer.weight[first:], None if bias is None else bias[first:])
+        w, b = layer.weight, layer.bias
+        before_v = F.linear(x, w[:first], None if b is None else b[:first])
+        v = F.linear(x, w[first:], None if b is None else b[first:])
         if self.qkv_layout == 'qkv':
-            q, k = qk.chunk(2, dim=-1)
+            q, k = before_v.chunk(2, dim=-1)
             return q, k, v
-        return self.q(x), qk, v
+        return self.q(x), before_v, v
 
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
@@ -407,13 +399,14 @@ class AgentAttention(BaseModule):
             q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
             agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
             # Aggregation: the agents read every token.
-            agent_v = biased_attention(a_h, k_h, v_h, agent_mask, self.scale, drop)
+            agent_v = F.scaled_dot_product_attention(
+                a_h, k_h, v_h, attn_mask=agent_mask, dropout_p=drop, scale=self.scale)
             # Broadcast: every token reads the agents.
-            out = biased_attention(q_h, a_h, agent_v, token_mask, self.scale, drop)
+            out = F.scaled_dot_product_attention(
+                q_h, a_h, agent_v, attn_mask=token_mask, dropout_p=drop, scale=self.scale)
             out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
-        # Diversity restoration: depthwise conv on V viewed as an image, channels-last
-        # (the layout the tokens already have, so no copy either way).
-        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2).contiguous(
-            memory_format=torch.channels_last)  # a no-op for the dense V
+        # Diversity restoration: depthwise conv on V viewed as an image. V is dense
+        # (B, N, C), so the view is a channels-last map: no copy either way.
+        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
         out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(out))

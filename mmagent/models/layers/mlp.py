@@ -23,6 +23,11 @@ __all__ = ['Mlp', 'NormMlpFunction', 'norm_mlp_forward']
 CHUNK_ELEMENTS = 1 << 22
 
 
+def _chunk_rows(hidden):
+    """Rows per chunk: about CHUNK_ELEMENTS hidden elements."""
+    return max(1, CHUNK_ELEMENTS // hidden)
+
+
 def _linear_into(out, x, weight, bias):
     if bias is None:
         return torch.mm(x, weight.t(), out=out)
@@ -38,7 +43,7 @@ def norm_mlp_forward(x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2, keep_hidden=
     x2 = x.reshape(-1, x.shape[-1])
     rows, channels = x2.shape
     hidden = w1.shape[0]
-    chunk = max(1, CHUNK_ELEMENTS // hidden)
+    chunk = _chunk_rows(hidden)
     z = x2.new_empty(rows, hidden) if keep_hidden else None
     y = x2.new_empty(rows, w2.shape[0])
     stats = x2.new_empty(2, rows, 1) if keep_hidden and ln_eps is not None else None
@@ -51,7 +56,8 @@ def norm_mlp_forward(x, ln_weight, ln_bias, ln_eps, w1, b1, w2, b2, keep_hidden=
             if stats is not None:
                 stats[0, s], stats[1, s] = mean, rstd
         m = xn.shape[0]
-        zs = _linear_into(z[s] if keep_hidden else scratch(1, (m, hidden), xn), xn, w1, b1)
+        zs = z[s] if keep_hidden else scratch(1, (m, hidden), xn)
+        zs = _linear_into(zs, xn, w1, b1)
         if keep_hidden:
             h = torch._C._nn.gelu(zs, out=scratch(0, zs.shape, zs))
         else:
@@ -87,7 +93,7 @@ class NormMlpFunction(torch.autograd.Function):
         ln_eps = ctx.ln_eps
         rows, channels = x2.shape
         hidden = w1.shape[0]
-        chunk = max(1, CHUNK_ELEMENTS // hidden)
+        chunk = _chunk_rows(hidden)
         dy = grad_y.reshape(-1, grad_y.shape[-1])
         zeros = x2.new_zeros
         grad_x = x2.new_empty(rows, channels) if need_x else None
