@@ -363,6 +363,9 @@ def main(argv=None):
     parser.add_argument('--mode', help=argparse.SUPPRESS)
     parser.add_argument('--size', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.scaling and len({s for s in args.scaling_sizes if 512 <= s <= 1536}) < 2:
+        parser.error(f'--scaling-sizes needs at least two sizes from 512 to 1536 px for '
+                     f'the log-log slope, got {args.scaling_sizes}')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:

@@ -26,3 +26,10 @@ def test_scaling_mode_writes_a_plot_and_slopes(tmp_path):
                    '768', '--repeat', '1', '--plot', str(png))
     assert png.exists() and png.stat().st_size > 5000
     assert re.search(r'global softmax attention +slope\(512-1536px\) +[0-9.]+', out.stdout)
+
+
+def test_scaling_sizes_without_a_slope_range_are_refused_up_front():
+    out = run_tool('tools/benchmark.py', '--scaling', '--scaling-sizes', '256', '512',
+                   check=False)
+    assert out.returncode == 2
+    assert '--scaling-sizes needs at least two sizes from 512 to 1536' in out.stderr
