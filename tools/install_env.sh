@@ -8,7 +8,8 @@
 # re-links mmagent and returns within seconds.
 set -euo pipefail
 
-TORCH_VERSION=2.13.0
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
 MMCV_VERSION=2.1.0
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -35,10 +36,10 @@ import sys; sys.exit(0 if sys.version_info >= (3, 8) else 1)
 PYEOF
 
 # Fast path: everything already there at the pinned versions.
-if "$py" - "$TORCH_VERSION" "$MMCV_VERSION" <<'PYEOF' 2>/dev/null; then
+if "$py" - "$TORCH_VERSION" "$TORCHVISION_VERSION" "$MMCV_VERSION" <<'PYEOF' 2>/dev/null; then
 import sys, importlib.metadata as md
-want_torch, want_mmcv = sys.argv[1], sys.argv[2]
-pins = {'torch': want_torch, 'mmcv': want_mmcv, 'mmengine': '0.10.7', 'mmdet': '3.3.0',
+want_torch, want_tv, want_mmcv = sys.argv[1:4]
+pins = {'torch': want_torch, 'torchvision': want_tv, 'mmcv': want_mmcv, 'mmengine': '0.10.7', 'mmdet': '3.3.0',
         'mmsegmentation': '1.2.2', 'mmpretrain': '1.2.0'}
 for name, ver in pins.items():
     if not md.version(name).split('+')[0] == ver:
@@ -48,11 +49,13 @@ for name in ('ftfy', 'regex', 'pytest'):
 import pkg_resources  # noqa: F401  (MMEngine needs it for 'mmdet::' base configs)
 import numpy
 assert int(numpy.__version__.split('.')[0]) < 2
-from mmcv.ops import nms  # noqa: F401  (compiled ops present)
+from mmcv.ops import nms  # noqa: F401  (compiled ops present, and built for this torch)
+import torchvision  # noqa: F401
+import mmpretrain.models  # noqa: F401  (imports torchvision's ops)
 PYEOF
   say "pinned stack already installed in $("$py" -c 'import sys; print(sys.prefix)')"
 else
-  say "installing the pinned stack (torch==$TORCH_VERSION, mmcv==$MMCV_VERSION built from source, mmengine, mmdet, mmseg, mmpretrain)"
+  say "installing the pinned stack (torch==$TORCH_VERSION, torchvision==$TORCHVISION_VERSION, mmcv==$MMCV_VERSION built from source, mmengine, mmdet, mmseg, mmpretrain)"
   # mmcv compiles C++ extensions: check the tool chain before spending minutes on it.
   command -v "${CXX:-g++}" >/dev/null 2>&1 || die "no C++ compiler (${CXX:-g++}) on PATH: mmcv's ops must be compiled (Debian: apt-get install build-essential)"
   inc="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
@@ -60,22 +63,38 @@ else
 
   pip=("$py" -m pip)
   "${pip[@]}" install -q --upgrade pip >/dev/null 2>&1 || true
-  say "step 1/4: torch==$TORCH_VERSION (CPU wheel)"
-  "${pip[@]}" install "torch==$TORCH_VERSION"
+  # torch 2.14.1 is the newest torch with a torchvision (0.29.1) that installs here;
+  # mmpretrain needs torchvision. Pinned exactly: a range would pull a newer CUDA build.
+  say "step 1/4: torch==$TORCH_VERSION and torchvision==$TORCHVISION_VERSION"
+  "${pip[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
   say "step 2/4: build tools for mmcv"
   "${pip[@]}" install "setuptools<70" wheel ninja
   if "$py" -c "import importlib.metadata as m, sys; sys.exit(m.version('mmcv') != '$MMCV_VERSION')" 2>/dev/null \
      && "$py" -c "from mmcv.ops import nms" 2>/dev/null; then
     say "step 3/4: mmcv==$MMCV_VERSION with ops already installed"
   else
+    # torch 2.14's headers need C++20; mmcv 2.1.0 asks for C++17: tools/cxx20.sh
+    # raises the standard flag and calls the real compiler.
+    mmcv_build_env=(env MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}"
+                    MMAGENT_REAL_CXX="${CXX:-g++}" CXX="$root/tools/cxx20.sh")
     say "step 3/4: mmcv==$MMCV_VERSION from source with its C++ ops."
-    say "          This takes about 12 minutes on 2 cores the first time; pip caches the"
+    say "          This takes about 14 minutes on 2 cores the first time; pip caches the"
     say "          built wheel, so later installs on this machine take seconds."
-    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" "${pip[@]}" install --no-build-isolation "mmcv==$MMCV_VERSION" \
+    "${mmcv_build_env[@]}" "${pip[@]}" install --no-build-isolation "mmcv==$MMCV_VERSION" \
       || die "building mmcv==$MMCV_VERSION failed (see the compiler output above)"
+    # pip keys its wheel cache by mmcv's source archive, not by torch: a wheel cached from
+    # a build against another torch installs fine and then fails to load its ops.
+    if ! "$py" -c "from mmcv.ops import nms" 2>/dev/null; then
+      say "          the cached mmcv wheel was built for another torch; rebuilding without the cache"
+      "${mmcv_build_env[@]}" "${pip[@]}" install --no-build-isolation --no-cache-dir \
+        --force-reinstall --no-deps "mmcv==$MMCV_VERSION" \
+        || die "building mmcv==$MMCV_VERSION failed (see the compiler output above)"
+      "$py" -c "from mmcv.ops import nms" || die "mmcv==$MMCV_VERSION ops do not load against torch==$TORCH_VERSION"
+    fi
   fi
   say "step 4/4: mmengine, mmdet, mmsegmentation, mmpretrain and test tools"
-  "${pip[@]}" install -r requirements/stack.txt -r requirements/tests.txt "torch==$TORCH_VERSION" "mmcv==$MMCV_VERSION"
+  "${pip[@]}" install -r requirements/stack.txt -r requirements/tests.txt \
+    "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "mmcv==$MMCV_VERSION"
 fi
 
 say "installing mmagent in editable mode"
