@@ -10,7 +10,8 @@
   ``type='AgentPVT'`` whatever its ``default_scope``.
 
 Registering the same class again (a second import, a module reload) is harmless; a
-*different* class under a name that is already taken still fails loudly.
+*different* class under a name that is already taken still fails loudly. Only the
+registries' public API is used (``register_module``, ``module_dict``, ``parent``).
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
@@ -26,20 +27,27 @@ def _same_class(a, b):
 class PluginRegistry(Registry):
     """A registry whose modules are also visible by plain name from sibling scopes."""
 
-    def _register_module(self, module, module_name=None, force=False):
-        names = [module_name] if isinstance(module_name, str) else (
-            list(module_name) if module_name is not None else [module.__name__])
-        for name in names:
-            mine = self._module_dict.get(name)
-            # A re-executed module (reload, second import path) defines an equal class.
-            redefine = mine is not None and _same_class(mine, module)
-            super()._register_module(module, name, force=force or redefine)
-            root = self.parent
-            theirs = root._module_dict.get(name)
-            if theirs is None or _same_class(theirs, module):
-                root._module_dict[name] = module
-            # else: the root already has another module of that name (e.g. from another
-            # plugin); it stays reachable there and ours stays reachable as mmagent.<name>.
+    def register_module(self, name=None, force=False, module=None):
+
+        def register(cls):
+            names = [name] if isinstance(name, str) else (
+                list(name) if name is not None else [cls.__name__])
+            for n in names:
+                mine = self.module_dict.get(n)
+                # A re-executed module (reload, second import path) defines an equal class.
+                redefine = mine is not None and _same_class(mine, cls)
+                Registry.register_module(self, name=n, force=force or redefine,
+                                         module=cls)
+                theirs = self.parent.module_dict.get(n)
+                if theirs is None or _same_class(theirs, cls):
+                    self.parent.register_module(name=n, force=True, module=cls)
+                # else: the root already has another module of that name (e.g. from
+                # another plugin); it stays reachable there and ours as mmagent.<name>.
+            return cls
+
+        if module is not None:
+            return register(module)
+        return register
 
 
 MODELS = PluginRegistry(

@@ -79,11 +79,8 @@ def reference_forward(m, x, hw_shape):
     return m.proj_drop(m.proj(O))
 
 
-def reference_mlp_forward(m, x, norm=None):
-    """The block MLP of module ``m`` (an mmagent ``Mlp``), after its pre-norm, as
-    plain autograd ops."""
-    if norm is not None:
-        x = norm(x)
+def reference_mlp_forward(m, x):
+    """The block MLP of module ``m`` (an mmagent ``Mlp``) as plain autograd ops."""
     return m.drop(m.fc2(m.drop(F.gelu(m.fc1(x)))))
 
 

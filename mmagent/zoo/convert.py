@@ -30,15 +30,13 @@ mmagent allow-lists is refused with :class:`UnsafeCheckpointError`.
 import os
 import os.path as osp
 import pickle
-import re
 
 import torch
 
-from mmagent.models.backbones.base import unwrap_state_dict
+from mmagent.models.checkpoint import clean_state_dict, unwrap_state_dict
 
 #: (layout, compiled pattern, replacement) applied to every key, in order.
 HEAD_RENAMES = {'mmdet2': [], 'mmseg0': []}
-DERIVED_BUFFERS = re.compile(r'(^|\.)(relative_position_index|attn_mask)$')
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -76,15 +74,20 @@ def _dataset_meta(ckpt):
 def convert_state_dict(state, layout):
     """Key-level conversion of a published state dict to today's names."""
     out = {}
-    for k, v in state.items():
-        if k.startswith('module.'):
-            k = k[7:]
-        if DERIVED_BUFFERS.search(k):
-            continue
+    for k, v in clean_state_dict(state).items():
         for pattern, repl in HEAD_RENAMES.get(layout, []):
             k = pattern.sub(repl, k)
         out[k] = v
     return out
+
+
+def _imagenet_classes():
+    """The 1000 ImageNet-1k class names as mmpretrain lists them (None without it)."""
+    try:
+        from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
+    except ImportError:
+        return None
+    return tuple(IMAGENET_CATEGORIES)
 
 
 def to_mmpretrain(state, collection):
@@ -120,6 +123,9 @@ def convert_checkpoint(ckpt, layout, collection=None, target='backbone'):
     if layout == 'timm':
         if target == 'mmpretrain':
             state = to_mmpretrain(state, collection)
+            classes = _imagenet_classes()
+            if classes:  # so inferencers name the predicted classes
+                meta['dataset_meta'] = dict(classes=classes)
     else:
         dataset_meta = _dataset_meta(ckpt)
         if dataset_meta:

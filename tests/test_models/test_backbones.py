@@ -224,7 +224,7 @@ def test_presets_reproduce_published_geometry():
     kinds = [['A' if isinstance(blk.attn, AgentAttention) else 'B' for blk in s.blocks]
              for s in b.layers]
     assert kinds == [['A'] * 2, ['A'] * 2, ['A'] * 2 + ['B'] * 16, ['B'] * 2]
-    shifts = [blk.shift_size for blk in b.layers[2].blocks]
+    shifts = [getattr(blk.attn, 'shift_size', 0) for blk in b.layers[2].blocks]
     assert shifts[:4] == [0, 0, 0, 3]  # agent blocks never shift; odd window blocks do
     assert b.layers[0].blocks[0].attn.agent_shape == (9, 9)
     assert b.layers[0].blocks[0].attn.ah_bias.shape == (1, 4, 9, 56, 1)

@@ -1,18 +1,18 @@
 """Agent-PVT: the Pyramid Vision Transformer (v1 layout) with agent attention.
 
-Read top to bottom: spatial-reduction attention (the ordinary 'B' attention), block,
-patch embedding, backbone, published-weight filter.
+Read top to bottom: spatial-reduction attention (the ordinary 'B' attention), presets,
+backbone, published-weight filter. Block, patch embedding and the rest are the shared
+core's (:mod:`.base`).
 """
 import torch
 import torch.nn as nn
-from mmengine.model.weight_init import trunc_normal_
 import torch.nn.functional as F
+from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (AgentBackbone, DropPath, Mlp, as_stage_list, check_agent_shape,
-                   check_out_indices, drop_path_rates, parse_attn_type, resolve_arch,
-                   to_map)
+from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_shape_list,
+                   as_stage_list, check_heads, drop_path_rates, parse_attn_type, to_map)
 
 
 class SRAttention(nn.Module):
@@ -21,9 +21,6 @@ class SRAttention(nn.Module):
     def __init__(self, embed_dims, num_heads, qkv_bias=True, attn_drop=0., proj_drop=0.,
                  sr_ratio=1):
         super().__init__()
-        if embed_dims % num_heads:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads '
-                             f'({num_heads})')
         self.num_heads = num_heads
         self.scale = (embed_dims // num_heads) ** -0.5
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
@@ -48,48 +45,8 @@ class SRAttention(nn.Module):
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, n, c)))
 
 
-class PVTBlock(nn.Module):
-    """Pre-norm block: x += attn(norm1(x)); x += mlp(norm2(x)); LayerNorm eps 1e-6."""
-
-    def __init__(self, embed_dims, num_heads, mlp_ratio, attn_type, pretrain_hw,
-                 agent_num, agent_shape, sr_ratio, qkv_bias=True, drop=0., attn_drop=0.,
-                 drop_path=0.):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        if attn_type == 'A':
-            self.attn = AgentAttention(
-                embed_dims, num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
-                downstream_agent_shape=agent_shape, qkv_layout='q_kv', qkv_bias=qkv_bias,
-                attn_drop=attn_drop, proj_drop=drop)
-        else:
-            self.attn = SRAttention(embed_dims, num_heads, qkv_bias=qkv_bias,
-                                    attn_drop=attn_drop, proj_drop=drop,
-                                    sr_ratio=sr_ratio)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop)
-
-    def forward(self, x, hw_shape):
-        x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        return x + self.drop_path(self.mlp(x, norm=self.norm2))
-
-
-class PatchEmbed(nn.Module):
-    """Conv with kernel = stride = patch size (no padding), then LayerNorm (eps 1e-5)."""
-
-    def __init__(self, in_channels, embed_dims, patch_size):
-        super().__init__()
-        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
-        self.norm = nn.LayerNorm(embed_dims)
-
-    def forward(self, x):
-        x = self.proj(x)
-        hw_shape = (x.shape[2], x.shape[3])
-        return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
-
-
 @MODELS.register_module()
-class AgentPVT(AgentBackbone):
+class AgentPVT(BaseBackbone):
     """Agent-PVT backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
 
     Args:
@@ -114,11 +71,11 @@ class AgentPVT(AgentBackbone):
             Defaults to 0.1.
         frozen_stages (int): -1 freezes nothing, 0 the first patch embedding, k the
             first k stages. Defaults to -1.
+        norm_eval (bool): BatchNorms in eval mode while training (Agent-PVT has none;
+            accepted for uniformity). Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...)``
             with published ImageNet weights.
-
-    There is no BatchNorm in this backbone, so there is no ``norm_eval``.
     """
     arch_zoo = {
         name: dict(embed_dims=[64, 128, 320, 512], depths=depths, num_heads=[1, 2, 5, 8],
@@ -128,6 +85,7 @@ class AgentPVT(AgentBackbone):
         for name, depths in (('tiny', [2, 2, 2, 2]), ('small', [3, 4, 6, 3]),
                              ('medium', [3, 4, 18, 3]), ('large', [3, 8, 27, 3]))
     }
+    published_prefixes = ('patch_embed', 'pos_embed', 'block')
 
     def __init__(self,
                  arch='tiny',
@@ -148,61 +106,59 @@ class AgentPVT(AgentBackbone):
                  attn_drop_rate=0.,
                  drop_path_rate=0.1,
                  frozen_stages=-1,
+                 norm_eval=False,
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(frozen_stages=frozen_stages, with_cp=with_cp, init_cfg=init_cfg)
-        cfg = resolve_arch(type(self).__name__, arch, self.arch_zoo, dict(
-            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+        super().__init__(out_indices=out_indices, frozen_stages=frozen_stages,
+                         norm_eval=norm_eval, with_cp=with_cp, init_cfg=init_cfg)
+        cfg = self.resolve_arch(
+            arch, embed_dims=embed_dims, depths=depths, num_heads=num_heads,
             mlp_ratios=mlp_ratios, sr_ratios=sr_ratios, attn_type=attn_type,
-            agent_num=agent_num, downstream_agent_shapes=downstream_agent_shapes))
+            agent_num=agent_num, downstream_agent_shapes=downstream_agent_shapes)
         self.embed_dims = as_stage_list('embed_dims', cfg['embed_dims'])
         self.depths = as_stage_list('depths', cfg['depths'])
         self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
         self.mlp_ratios = as_stage_list('mlp_ratios', cfg['mlp_ratios'], kind=float)
         self.sr_ratios = as_stage_list('sr_ratios', cfg['sr_ratios'])
         self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        shapes = cfg['downstream_agent_shapes']
-        if not isinstance(shapes, (list, tuple)) or len(shapes) != 4:
-            raise ValueError(f'downstream_agent_shapes must have one (rows, cols) per '
-                             f'stage (4), got {shapes!r}')
-        self.downstream_agent_shapes = [
-            check_agent_shape(s, f'downstream_agent_shapes[{i}]')
-            for i, s in enumerate(shapes)]
-        for i, (c, h) in enumerate(zip(self.embed_dims, self.num_heads)):
-            if c % h:
-                raise ValueError(f'embed_dims[{i}] ({c}) must be divisible by '
-                                 f'num_heads[{i}] ({h})')
+        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
+                                                     cfg['downstream_agent_shapes'])
+        check_heads(self.embed_dims, self.num_heads)
         self.attn_type = cfg['attn_type']
         plan = parse_attn_type(self.attn_type, self.depths)
-        self.out_indices = check_out_indices(out_indices)
-        self.pretrain_img_size = pretrain_img_size
         self.patch_size = patch_size
+        self.pos_grids = [(pretrain_img_size // patch_size) // 2**i for i in range(4)]
+
+        def attention(i, letter):
+            if letter == 'A':
+                g = self.pos_grids[i]
+                return AgentAttention(
+                    self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
+                    pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
+                    qkv_layout='q_kv', qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
+                    proj_drop=drop_rate)
+            return SRAttention(self.embed_dims[i], self.num_heads[i], qkv_bias=qkv_bias,
+                               attn_drop=attn_drop_rate, proj_drop=drop_rate,
+                               sr_ratio=self.sr_ratios[i])
 
         dpr = drop_path_rates(drop_path_rate, self.depths)
-        grid = pretrain_img_size // patch_size
-        cur = 0
         self.stage_modules = []
         for i in range(4):
-            stride = patch_size if i == 0 else 2
-            if i > 0:
-                grid //= 2
             patch_embed = PatchEmbed(in_channels if i == 0 else self.embed_dims[i - 1],
-                                     self.embed_dims[i], stride)
-            pos_embed = nn.Parameter(torch.zeros(1, grid * grid, self.embed_dims[i]))
+                                     self.embed_dims[i], patch_size if i == 0 else 2)
+            pos_embed = nn.Parameter(
+                torch.zeros(1, self.pos_grids[i]**2, self.embed_dims[i]))
             blocks = nn.ModuleList([
-                PVTBlock(self.embed_dims[i], self.num_heads[i], self.mlp_ratios[i],
-                         plan[i][j], (grid, grid), self.agent_num[i],
-                         self.downstream_agent_shapes[i], self.sr_ratios[i],
-                         qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                         drop_path=dpr[cur + j]) for j in range(self.depths[i])])
-            cur += self.depths[i]
+                TransformerBlock(self.embed_dims[i], attention(i, letter),
+                                 self.mlp_ratios[i], drop=drop_rate, drop_path=rate,
+                                 norm_eps=1e-6)
+                for letter, rate in zip(plan[i], dpr[i])])
             setattr(self, f'patch_embed{i + 1}', patch_embed)
             setattr(self, f'pos_embed{i + 1}', pos_embed)
             setattr(self, f'block{i + 1}', blocks)
             self.stage_modules.append([patch_embed, pos_embed, blocks])
         self.stem = self.stage_modules[0][:2]
         self.pos_drop = nn.Dropout(drop_rate)
-        self.pos_grids = [(pretrain_img_size // patch_size) // 2**i for i in range(4)]
         self._freeze()
 
     def _init_default(self):
@@ -235,11 +191,3 @@ class AgentPVT(AgentBackbone):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    @classmethod
-    def checkpoint_filter(cls, state_dict):
-        """Published Agent-PVT keys are this module's keys; drop the classifier
-        (``head``, ``norm``, ``cls_token``) and anything else outside the backbone."""
-        keep_prefix = ('patch_embed', 'pos_embed', 'block')
-        kept = {k: v for k, v in state_dict.items() if k.startswith(keep_prefix)}
-        return kept, [k for k in state_dict if k not in kept]

@@ -1,7 +1,9 @@
 """Agent-Swin: the Swin Transformer with agent attention over whole stage maps.
 
-Read top to bottom: shifted-window attention (the ordinary 'B' attention), block, patch
-embedding, patch merging, backbone, published-weight filter.
+Read top to bottom: shifted-window attention (the ordinary 'B' attention, with the same
+``forward(x, hw_shape)`` as agent attention), patch merging, presets, backbone,
+published-weight filter. Block, patch embedding and the rest are the shared core's
+(:mod:`.base`).
 """
 import torch
 import torch.nn as nn
@@ -10,61 +12,19 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (AgentBackbone, DropPath, Mlp, as_stage_list, check_agent_shape,
-                   check_out_indices, drop_path_rates, parse_attn_type, resolve_arch)
-
-
-class WindowAttention(nn.Module):
-    """Multi-head self-attention inside square windows, with relative position bias."""
-
-    def __init__(self, embed_dims, num_heads, window_size=7, qkv_bias=True, attn_drop=0.,
-                 proj_drop=0.):
-        super().__init__()
-        if embed_dims % num_heads:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads '
-                             f'({num_heads})')
-        self.num_heads = num_heads
-        self.window_size = window_size
-        self.scale = (embed_dims // num_heads) ** -0.5
-        ws = window_size
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * ws - 1) * (2 * ws - 1), num_heads))
-        coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
-                                            indexing='ij')).flatten(1)  # 2, ws*ws
-        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
-        index = rel[..., 0] * (2 * ws - 1) + rel[..., 1]
-        # Derived from the window size: not stored in mmagent's checkpoints.
-        self.register_buffer('relative_position_index', index, persistent=False)
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        trunc_normal_(self.relative_position_bias_table, std=.02)
-
-    def forward(self, x, mask=None):
-        """x: (B * nW, ws*ws, C); mask: (nW, ws*ws, ws*ws) of 0 / -100, or None."""
-        bw, n, c = x.shape
-        heads = self.num_heads
-        q, k, v = self.qkv(x).unflatten(-1, (3, heads, c // heads)).permute(2, 0, 3, 1, 4)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(n, n, heads).permute(2, 0, 1)  # (h, n, n)
-        if mask is not None:
-            nw = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.unsqueeze(1))  # (nW, h, n, n)
-            bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1, -1).reshape(bw, heads, n, n)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.to(q.dtype),
-            dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
-        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(bw, n, c)))
+from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_shape_list,
+                   as_stage_list, check_heads, drop_path_rates, parse_attn_type, to_map)
 
 
 def window_partition(x, ws):
+    """(B, H, W, C) -> (B * nW, ws*ws, C)."""
     b, h, w, c = x.shape
     x = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, ws * ws, c)
 
 
 def window_reverse(windows, ws, h, w):
+    """(B * nW, ws*ws, C) -> (B, H, W, C)."""
     c = windows.shape[-1]
     x = windows.view(-1, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, h, w, c)
@@ -83,35 +43,89 @@ def shift_mask(h_pad, w_pad, ws, shift, device):
     return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
 
 
-class SwinBlock(nn.Module):
-    """A Swin block: agent attention over the whole map ('A') or (shifted) window
-    attention on the map padded to a multiple of the window ('B')."""
+class ShiftWindowMSA(nn.Module):
+    """Multi-head self-attention in (shifted) square windows with relative position
+    bias, over a whole token map: ``forward(x, hw_shape)`` on (B, N, C) tokens, like
+    agent attention. Partition, cyclic shift, padding and the shift mask live here.
 
-    def __init__(self, embed_dims, num_heads, attn_type, pretrain_hw, agent_num,
-                 agent_shape, window_size=7, shift=False, mlp_ratio=4., qkv_bias=True,
-                 drop=0., attn_drop=0., drop_path=0.):
+    Args:
+        embed_dims (int), num_heads (int), window_size (int): Defaults window 7.
+        shift (bool): Shift the windows by ``window_size // 2``.
+        pad_small_map (bool): A map smaller than one window: ``True`` (downstream Swin)
+            pads it to the window and keeps the shift; ``False`` (the ImageNet
+            classifiers) shrinks the window to the map and does not shift.
+            Defaults to True.
+        qkv_bias (bool), attn_drop (float), proj_drop (float).
+
+    Parameter names are the published ones (``qkv``, ``proj``,
+    ``relative_position_bias_table``).
+    """
+
+    def __init__(self, embed_dims, num_heads, window_size=7, shift=False,
+                 pad_small_map=True, qkv_bias=True, attn_drop=0., proj_drop=0.):
         super().__init__()
-        self.attn_type = attn_type
+        self.num_heads = num_heads
         self.window_size = window_size
-        self.shift_size = window_size // 2 if (shift and attn_type == 'B') else 0
-        self.norm1 = nn.LayerNorm(embed_dims)
-        if attn_type == 'A':
-            self.attn = AgentAttention(
-                embed_dims, num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
-                downstream_agent_shape=agent_shape, qkv_layout='qkv', qkv_bias=qkv_bias,
-                attn_drop=attn_drop, proj_drop=drop)
-        else:
-            self.attn = WindowAttention(embed_dims, num_heads, window_size,
-                                        qkv_bias=qkv_bias, attn_drop=attn_drop,
-                                        proj_drop=drop)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(embed_dims)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop)
+        self.shift_size = window_size // 2 if shift else 0
+        self.pad_small_map = pad_small_map
+        self.scale = (embed_dims // num_heads) ** -0.5
+        ws = window_size
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * ws - 1) * (2 * ws - 1), num_heads))
+        # Derived from the window size: not stored in mmagent's checkpoints.
+        self.register_buffer('relative_position_index', self.relative_index(ws),
+                             persistent=False)
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        trunc_normal_(self.relative_position_bias_table, std=.02)
 
-    def window_attention(self, x, hw_shape):
+    @staticmethod
+    def relative_index(ws):
+        """(ws*ws, ws*ws) rows of the bias table for each query/key pair of a window."""
+        coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
+                                            indexing='ij')).flatten(1)  # 2, ws*ws
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
+        return rel[..., 0] * (2 * ws - 1) + rel[..., 1]
+
+    def position_bias(self, ws):
+        """(h, ws*ws, ws*ws) relative position bias of a ``ws`` window (``ws`` may be
+        smaller than the table's window when a small map shrinks it)."""
+        index = self.relative_position_index
+        if ws != self.window_size:  # rows of the full table for the smaller window
+            full = 2 * self.window_size - 1
+            small = self.relative_index(ws).to(index.device)
+            dr, dc = small // (2 * ws - 1) - (ws - 1), small % (2 * ws - 1) - (ws - 1)
+            index = (dr + self.window_size - 1) * full + (dc + self.window_size - 1)
+        n = ws * ws
+        return self.relative_position_bias_table[index.reshape(-1)].view(
+            n, n, -1).permute(2, 0, 1)
+
+    def attend(self, windows, ws, mask=None):
+        """Softmax attention inside each window; windows (B * nW, ws*ws, C), mask
+        (nW, ws*ws, ws*ws) of 0 / -100 or None."""
+        bw, n, c = windows.shape
+        heads = self.num_heads
+        q, k, v = self.qkv(windows).unflatten(-1, (3, heads, c // heads)).permute(
+            2, 0, 3, 1, 4)
+        bias = self.position_bias(ws)  # (h, n, n)
+        if mask is not None:
+            nw = mask.shape[0]
+            bias = (bias.unsqueeze(0) + mask.unsqueeze(1))  # (nW, h, n, n)
+            bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1, -1).reshape(
+                bw, heads, n, n)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype),
+            dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(bw, n, c)))
+
+    def forward(self, x, hw_shape):
         b, _, c = x.shape
         h, w = hw_shape
         ws, shift = self.window_size, self.shift_size
+        if not self.pad_small_map and min(h, w) <= ws:
+            ws, shift = min(h, w), 0
         x = x.view(b, h, w, c)
         pad_r, pad_b = (ws - w % ws) % ws, (ws - h % ws) % ws
         if pad_r or pad_b:
@@ -121,45 +135,18 @@ class SwinBlock(nn.Module):
         if shift:
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
             mask = shift_mask(hp, wp, ws, shift, x.device)
-        x = window_reverse(self.attn(window_partition(x, ws), mask), ws, hp, wp)
+        x = window_reverse(self.attend(window_partition(x, ws), ws, mask), ws, hp, wp)
         if shift:
             x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
         if pad_r or pad_b:
             x = x[:, :h, :w, :]
         return x.reshape(b, h * w, c)
 
-    def forward(self, x, hw_shape):
-        y = self.norm1(x)
-        if self.attn_type == 'A':
-            y = self.attn(y, hw_shape)
-        else:
-            y = self.window_attention(y, hw_shape)
-        x = x + self.drop_path(y)
-        return x + self.drop_path(self.mlp(x, norm=self.norm2))
-
-
-class PatchEmbed(nn.Module):
-    """Zero-pad right/bottom to a multiple of the patch, conv, LayerNorm."""
-
-    def __init__(self, in_channels, embed_dims, patch_size=4):
-        super().__init__()
-        self.patch_size = patch_size
-        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
-        self.norm = nn.LayerNorm(embed_dims)
-
-    def forward(self, x):
-        p = self.patch_size
-        h, w = x.shape[2:]
-        if h % p or w % p:
-            x = F.pad(x, (0, (p - w % p) % p, 0, (p - h % p) % p))
-        x = self.proj(x)
-        hw_shape = (x.shape[2], x.shape[3])
-        return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
-
 
 class PatchMerging(nn.Module):
     """Zero-pad to even size; concat (0,0), (1,0), (0,1), (1,1) neighbours (row, col);
-    LayerNorm(4C); Linear(4C -> 2C, no bias)."""
+    LayerNorm(4C); Linear(4C -> 2C, no bias). (mmcv's unfold-based PatchMerging orders
+    the channels differently, so the published weights would need permuting.)"""
 
     def __init__(self, embed_dims):
         super().__init__()
@@ -188,7 +175,7 @@ class SwinStage(nn.Module):
 
 
 @MODELS.register_module()
-class AgentSwinTransformer(AgentBackbone):
+class AgentSwinTransformer(BaseBackbone):
     """Agent-Swin backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
 
     Args:
@@ -206,16 +193,19 @@ class AgentSwinTransformer(AgentBackbone):
             blocks after the letters (``'AAMB2'``).
         downstream_agent_shapes (list, optional): The agent grid of each stage.
         window_size (int): Window of 'B' blocks. Defaults to 7.
+        pad_small_map (bool): Window blocks on a map smaller than the window: pad it
+            and shift (True, downstream Swin) or shrink the window, no shift (False,
+            as the published ImageNet classifiers do). Defaults to True.
         out_indices (Sequence[int]): Stages to output, each through a LayerNorm
             ``norm{i}``. Defaults to (0, 1, 2, 3).
         qkv_bias (bool): Defaults to True.
         drop_rate, attn_drop_rate (float): Defaults to 0.
         drop_path_rate (float): Defaults to 0.1.
         frozen_stages (int): -1 none, 0 the patch embedding, k the first k stages.
+        norm_eval (bool): BatchNorms in eval mode while training (Agent-Swin has none;
+            accepted for uniformity). Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...)``.
-
-    There is no BatchNorm in this backbone, so there is no ``norm_eval``.
     """
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
@@ -229,6 +219,8 @@ class AgentSwinTransformer(AgentBackbone):
                      downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)]),
     }
     downstream_only_keys = ('norm0', 'norm1', 'norm2', 'norm3')
+    published_prefixes = ('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
+                          'norm3.', 'absolute_pos_embed')
 
     def __init__(self,
                  arch='tiny',
@@ -243,19 +235,22 @@ class AgentSwinTransformer(AgentBackbone):
                  agent_num=None,
                  downstream_agent_shapes=None,
                  window_size=7,
+                 pad_small_map=True,
                  out_indices=(0, 1, 2, 3),
                  qkv_bias=True,
                  drop_rate=0.,
                  attn_drop_rate=0.,
                  drop_path_rate=0.1,
                  frozen_stages=-1,
+                 norm_eval=False,
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(frozen_stages=frozen_stages, with_cp=with_cp, init_cfg=init_cfg)
-        cfg = resolve_arch(type(self).__name__, arch, self.arch_zoo, dict(
-            embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+        super().__init__(out_indices=out_indices, frozen_stages=frozen_stages,
+                         norm_eval=norm_eval, with_cp=with_cp, init_cfg=init_cfg)
+        cfg = self.resolve_arch(
+            arch, embed_dims=embed_dims, depths=depths, num_heads=num_heads,
             mlp_ratio=mlp_ratio, attn_type=attn_type, agent_num=agent_num,
-            downstream_agent_shapes=downstream_agent_shapes))
+            downstream_agent_shapes=downstream_agent_shapes)
         base_dims = cfg['embed_dims']
         if not isinstance(base_dims, int) or base_dims <= 0:
             raise ValueError(f'embed_dims must be a positive integer (the width of stage '
@@ -264,37 +259,35 @@ class AgentSwinTransformer(AgentBackbone):
         self.depths = as_stage_list('depths', cfg['depths'])
         self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
         self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        shapes = cfg['downstream_agent_shapes']
-        if not isinstance(shapes, (list, tuple)) or len(shapes) != 4:
-            raise ValueError(f'downstream_agent_shapes must have one (rows, cols) per '
-                             f'stage (4), got {shapes!r}')
-        self.downstream_agent_shapes = [
-            check_agent_shape(s, f'downstream_agent_shapes[{i}]')
-            for i, s in enumerate(shapes)]
-        for i, (c, h) in enumerate(zip(self.embed_dims, self.num_heads)):
-            if c % h:
-                raise ValueError(f'embed_dims of stage {i} ({c}) must be divisible by '
-                                 f'num_heads[{i}] ({h})')
+        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
+                                                     cfg['downstream_agent_shapes'])
+        check_heads(self.embed_dims, self.num_heads)
         self.attn_type = cfg['attn_type']
         plan = parse_attn_type(self.attn_type, self.depths)
-        self.out_indices = check_out_indices(out_indices)
-        mlp_ratio = cfg['mlp_ratio']
+        grid = pretrain_img_size // patch_size
 
-        self.patch_embed = PatchEmbed(in_channels, base_dims, patch_size)
+        def attention(i, j, letter):
+            if letter == 'A':
+                g = grid // 2**i
+                return AgentAttention(
+                    self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
+                    pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
+                    qkv_layout='qkv', qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
+                    proj_drop=drop_rate)
+            return ShiftWindowMSA(self.embed_dims[i], self.num_heads[i], window_size,
+                                  shift=j % 2 == 1, pad_small_map=pad_small_map,
+                                  qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
+                                  proj_drop=drop_rate)
+
+        self.patch_embed = PatchEmbed(in_channels, base_dims, patch_size, pad=True)
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, self.depths)
-        grid = pretrain_img_size // patch_size
         self.layers = nn.ModuleList()
-        cur = 0
         for i in range(4):
-            g = grid // 2**i
             blocks = [
-                SwinBlock(self.embed_dims[i], self.num_heads[i], plan[i][j], (g, g),
-                          self.agent_num[i], self.downstream_agent_shapes[i],
-                          window_size=window_size, shift=j % 2 == 1, mlp_ratio=mlp_ratio,
-                          qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                          drop_path=dpr[cur + j]) for j in range(self.depths[i])]
-            cur += self.depths[i]
+                TransformerBlock(self.embed_dims[i], attention(i, j, letter),
+                                 cfg['mlp_ratio'], drop=drop_rate, drop_path=dpr[i][j])
+                for j, letter in enumerate(plan[i])]
             self.layers.append(SwinStage(
                 blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
         for i in self.out_indices:
@@ -313,23 +306,7 @@ class AgentSwinTransformer(AgentBackbone):
             for block in stage.blocks:
                 x = self.run_block(block, x, hw_shape)
             if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(x)
-                outs.append(out.unflatten(1, hw_shape).permute(0, 3, 1, 2).contiguous())
+                outs.append(to_map(getattr(self, f'norm{i}')(x), hw_shape))
             if stage.downsample is not None:
                 x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)
-
-    @classmethod
-    def checkpoint_filter(cls, state_dict):
-        """Published Agent-Swin keys are this module's keys; drop the classifier
-        (``head``, the final ``norm``), derived buffers (relative position index,
-        attention masks) and anything else outside the backbone."""
-        kept, ignored = {}, []
-        for k, v in state_dict.items():
-            if (k.startswith(('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
-                              'norm3.', 'absolute_pos_embed'))
-                    and not k.endswith(('relative_position_index', 'attn_mask'))):
-                kept[k] = v
-            else:
-                ignored.append(k)
-        return kept, ignored

@@ -1,22 +1,32 @@
-"""What Agent-PVT and Agent-Swin share: preset parsing, the attention-type string,
-per-block gradient checkpointing, freezing and loading published ImageNet weights."""
+"""What every mmagent backbone shares: presets, per-stage settings and their checks, the
+patch embedding, the pre-norm block, the drop-path schedule, ``out_indices``,
+``frozen_stages``, ``norm_eval``, ``with_cp`` and loading published weights.
+
+A family is one file on top of this: its attention, its presets and how it stacks its
+stages (see ``docs/architecture.md``).
+"""
 import copy
 import re
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmcv.cnn.bricks.transformer import AdaptivePadding
 from mmengine.logging import MMLogger, print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmagent.models.checkpoint import clean_state_dict, unwrap_state_dict
+from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import check_agent_shape
-from mmagent.models.layers.mlp import Mlp
 
 NUM_STAGES = 4
 
 
+# -- presets and per-stage settings ---------------------------------------------------
 def resolve_arch(cls_name, arch, arch_zoo, overrides):
     """Merge a preset (``arch`` name or dict) with explicit per-argument overrides.
 
@@ -59,14 +69,28 @@ def as_stage_list(name, value, num_stages=NUM_STAGES, kind=int):
     if not isinstance(value, (list, tuple)) or len(value) != num_stages:
         raise ValueError(f'{name} must have one entry per stage ({num_stages}), '
                          f'got {value!r}')
-    out = []
     for v in value:
         if kind is int and not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
             raise ValueError(f'{name} entries must be positive integers, got {value!r}')
         if kind is float and not (isinstance(v, (int, float)) and v > 0):
             raise ValueError(f'{name} entries must be positive numbers, got {value!r}')
-        out.append(v)
-    return out
+    return list(value)
+
+
+def as_shape_list(name, value, num_stages=NUM_STAGES):
+    """One (rows, cols) grid per stage, e.g. ``downstream_agent_shapes``."""
+    if not isinstance(value, (list, tuple)) or len(value) != num_stages:
+        raise ValueError(f'{name} must have one (rows, cols) per stage ({num_stages}), '
+                         f'got {value!r}')
+    return [check_agent_shape(s, f'{name}[{i}]') for i, s in enumerate(value)]
+
+
+def check_heads(embed_dims, num_heads):
+    """Every stage's width must split evenly into its heads."""
+    for i, (c, h) in enumerate(zip(embed_dims, num_heads)):
+        if c % h:
+            raise ValueError(f'embed_dims of stage {i} ({c}) must be divisible by '
+                             f'num_heads[{i}] ({h})')
 
 
 def parse_attn_type(attn_type, depths):
@@ -115,64 +139,112 @@ def check_out_indices(out_indices, num_stages=NUM_STAGES):
     return tuple(out)
 
 
-class DropPath(nn.Module):
-    """Stochastic depth: drops the residual branch per sample."""
-
-    def __init__(self, drop_prob=0.):
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x):
-        if self.drop_prob == 0. or not self.training:
-            return x
-        keep = 1 - self.drop_prob
-        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self):
-        return f'drop_prob={self.drop_prob}'
+def drop_path_rates(drop_path_rate, depths):
+    """Stochastic depth growing linearly from 0 to ``drop_path_rate`` over all blocks,
+    as one list of rates per stage."""
+    rates = [x.item() for x in torch.linspace(0, drop_path_rate, sum(depths))]
+    out, start = [], 0
+    for d in depths:
+        out.append(rates[start:start + d])
+        start += d
+    return out
 
 
-def unwrap_state_dict(ckpt, source='checkpoint'):
-    """The state dict of a checkpoint saved by timm-style trainers, mmengine or mmcv."""
-    if not isinstance(ckpt, dict):
-        raise TypeError(f'{source}: expected a dict of tensors, got {type(ckpt).__name__}')
-    for key in ('state_dict', 'model', 'module'):
-        if isinstance(ckpt.get(key), dict):
-            return ckpt[key]
-    return ckpt
+# -- bricks ---------------------------------------------------------------------------
+class PatchEmbed(nn.Module):
+    """Conv with kernel = stride = ``patch_size``, then LayerNorm; tokens (B, N, C).
 
-
-def strip_prefixes(state_dict, prefix='backbone.'):
-    """Drop DataParallel's ``module.``, and keep only ``prefix`` keys when present
-    (a whole detector's checkpoint used to initialise its backbone)."""
-    state_dict = {(k[7:] if k.startswith('module.') else k): v
-                  for k, v in state_dict.items()}
-    if any(k.startswith(prefix) for k in state_dict):
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
-                      if k.startswith(prefix)}
-    return state_dict
-
-
-class AgentBackbone(BaseModule):
-    """Base of the two backbones: training-time plumbing shared by both.
-
-    Subclasses set ``self.stem`` (modules of the patch embedding), ``self.stage_modules``
-    (one list of modules/parameters per stage, in freezing order) and implement
-    ``forward``; they map published key names in ``checkpoint_filter``.
+    ``pad=True`` zero-pads the right/bottom edge to a multiple of the patch first
+    (mmcv's ``AdaptivePadding`` with ``'corner'``, as Swin does); ``pad=False`` lets the
+    conv floor odd sizes (PVT). mmcv's own ``PatchEmbed`` calls its conv ``projection``;
+    this one keeps the published name ``proj`` so the authors' weights load as they are.
     """
 
+    def __init__(self, in_channels, embed_dims, patch_size, pad=False, norm_eps=1e-5):
+        super().__init__()
+        self.adaptive_padding = AdaptivePadding(
+            kernel_size=patch_size, stride=patch_size, padding='corner') if pad else None
+        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
+        self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
+
+    def forward(self, x):
+        if self.adaptive_padding is not None:
+            x = self.adaptive_padding(x)
+        x = self.proj(x)
+        hw_shape = (x.shape[2], x.shape[3])
+        return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
+
+
+class TransformerBlock(nn.Module):
+    """The pre-norm residual block of every family::
+
+        x = x + drop_path(attn(norm1(x), hw_shape))
+        x = x + drop_path(mlp(norm2(x)))
+
+    ``attn`` is any module with ``forward(x, hw_shape)`` on (B, N, C) tokens (agent
+    attention, shifted-window attention, spatial-reduction attention, ...).
+    """
+
+    def __init__(self, embed_dims, attn, mlp_ratio=4., drop=0., drop_path=0.,
+                 norm_eps=1e-5):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = attn
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop)
+
+    def forward(self, x, hw_shape):
+        x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def to_map(x, hw_shape):
+    """(B, N, C) tokens -> (B, C, H, W) contiguous map."""
+    return x.unflatten(1, hw_shape).permute(0, 3, 1, 2).contiguous()
+
+
+# -- the backbone base ------------------------------------------------------------------
+class BaseBackbone(BaseModule):
+    """Base of mmagent's backbones: the training-time plumbing every family shares.
+
+    Subclasses build their layers and then set ``self.stem`` (modules/parameters before
+    the first stage's blocks) and ``self.stage_modules`` (one list of modules/parameters
+    per stage, in freezing order), implement ``forward`` (calling :meth:`run_block` on
+    each block) and map published key names in :meth:`checkpoint_filter`.
+
+    Args:
+        out_indices (Sequence[int] | int): Stages to output.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and the first k
+            stages (eval mode, no gradients).
+        norm_eval (bool): Keep every BatchNorm in eval mode while training (their
+            running statistics frozen). Defaults to False.
+        with_cp (bool): Gradient checkpointing per block. Defaults to False.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads
+            published weights through :meth:`load_pretrained`.
+    """
+
+    #: presets, ``{name: {setting: value}}``
+    arch_zoo = {}
     #: keys that exist only downstream and are legitimately absent from ImageNet weights
     downstream_only_keys = ()
+    num_stages = NUM_STAGES
 
-    def __init__(self, frozen_stages=-1, with_cp=False, init_cfg=None):
+    def __init__(self, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
+                 with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if not isinstance(frozen_stages, int) or frozen_stages < -1 \
-                or frozen_stages > NUM_STAGES:
+        if not isinstance(frozen_stages, int) or isinstance(frozen_stages, bool) \
+                or not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be -1 (none), 0 (the stem) or 1..'
-                             f'{NUM_STAGES} stages, got {frozen_stages!r}')
+                             f'{self.num_stages} stages, got {frozen_stages!r}')
+        self.out_indices = check_out_indices(out_indices, self.num_stages)
         self.frozen_stages = frozen_stages
+        self.norm_eval = bool(norm_eval)
         self.with_cp = with_cp
+
+    def resolve_arch(self, arch, **overrides):
+        """This family's preset ``arch`` with the explicitly given arguments on top."""
+        return resolve_arch(type(self).__name__, arch, self.arch_zoo, overrides)
 
     # -- blocks ---------------------------------------------------------------------
     def run_block(self, block, x, hw_shape):
@@ -180,7 +252,7 @@ class AgentBackbone(BaseModule):
             return cp.checkpoint(block, x, hw_shape, use_reentrant=False)
         return block(x, hw_shape)
 
-    # -- freezing -------------------------------------------------------------------
+    # -- freezing and norm_eval -----------------------------------------------------
     def frozen_parts(self):
         """Modules and parameters frozen by ``frozen_stages``."""
         if self.frozen_stages < 0:
@@ -202,6 +274,10 @@ class AgentBackbone(BaseModule):
     def train(self, mode=True):
         super().train(mode)
         self._freeze()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
         return self
 
     # -- weights --------------------------------------------------------------------
@@ -211,7 +287,7 @@ class AgentBackbone(BaseModule):
                 trunc_normal_(m.weight, std=.02)
                 if m.bias is not None:
                     nn.init.constant_(m.bias, 0)
-            elif isinstance(m, nn.LayerNorm):
+            elif isinstance(m, (nn.LayerNorm, _BatchNorm)):
                 nn.init.constant_(m.weight, 1.0)
                 nn.init.constant_(m.bias, 0)
 
@@ -226,8 +302,16 @@ class AgentBackbone(BaseModule):
 
     @classmethod
     def checkpoint_filter(cls, state_dict):
-        """Map published key names to this module's; return (kept, ignored_keys)."""
-        raise NotImplementedError
+        """Map published key names to this module's; return (kept, ignored_keys).
+
+        The default keeps the keys that start with one of ``cls.published_prefixes``.
+        """
+        prefixes = tuple(cls.published_prefixes)
+        kept = {k: v for k, v in state_dict.items() if k.startswith(prefixes)}
+        return kept, [k for k in state_dict if k not in kept]
+
+    #: first components of the published backbone keys (the default filter's list)
+    published_prefixes = ()
 
     def load_pretrained(self, checkpoint, map_location='cpu'):
         """Load a published (or mmagent) checkpoint into the backbone.
@@ -243,7 +327,8 @@ class AgentBackbone(BaseModule):
         logger = MMLogger.get_current_instance()
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location,
                                                 logger=logger)
-        state = strip_prefixes(unwrap_state_dict(ckpt, str(checkpoint)))
+        state = clean_state_dict(unwrap_state_dict(ckpt, str(checkpoint)),
+                                 prefix='backbone.')
         state, ignored = self.checkpoint_filter(state)
         own = self.state_dict()
         ignored = list(ignored) + [k for k in state if k not in own]
@@ -271,16 +356,6 @@ class AgentBackbone(BaseModule):
         return missing, sorted(ignored)
 
 
-def to_map(x, hw_shape):
-    """(B, N, C) tokens -> (B, C, H, W) contiguous map."""
-    return x.unflatten(1, hw_shape).permute(0, 3, 1, 2).contiguous()
-
-
-def drop_path_rates(drop_path_rate, depths):
-    total = sum(depths)
-    return [x.item() for x in torch.linspace(0, drop_path_rate, total)]
-
-
-__all__ = ['AgentBackbone', 'Mlp', 'DropPath', 'resolve_arch', 'as_stage_list',
-           'parse_attn_type', 'check_out_indices', 'check_agent_shape', 'to_map',
-           'drop_path_rates', 'unwrap_state_dict', 'strip_prefixes', 'NUM_STAGES']
+__all__ = ['BaseBackbone', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
+           'as_stage_list', 'as_shape_list', 'check_heads', 'parse_attn_type',
+           'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES']

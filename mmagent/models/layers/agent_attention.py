@@ -13,20 +13,14 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
-from .scratch import scratch
+from . import cpu_kernels
 
-__all__ = ['AgentAttention', 'AgentAttentionFunction', 'agent_attention_biases',
-           'bilinear_matrix', 'check_agent_shape']
-
-
-def _is_compiling():
-    compiler = getattr(torch, 'compiler', None)
-    return bool(compiler is not None and compiler.is_compiling())
+__all__ = ['AgentAttention', 'agent_attention_biases', 'bias_grid', 'bilinear_matrix',
+           'check_agent_shape']
 
 
 def check_agent_shape(value, name='downstream_agent_shape'):
@@ -66,6 +60,42 @@ def agent_resize_matrix(pool, agent_shape, dtype=torch.float32, device=None):
                       bilinear_matrix(pool, agent_shape[1], dtype, device))
 
 
+def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
+    """The six agent-bias parameters resized to the token map, before the agent grid.
+
+    Returns:
+        Tensor: (2h, a, N), the agent side (heads 0..h-1, summing ``an_bias`` and
+        ``ah_bias + aw_bias``) stacked over the token side (heads h..2h-1, ``na_bias``
+        and ``ha_bias + wa_bias``); N = H * W.
+
+    The resizes are linear, so each pair of terms is stacked on the head axis and resized
+    together (two bilinear resizes instead of four), and the terms are summed here,
+    before the agent-grid resize.
+    """
+    def to_map(bias):  # (2h, a, r0, r1) -> (2h, a, H, W)
+        return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
+
+    grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
+        [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
+    return grid.flatten(2)
+
+
+def grid_to_biases(grid, resize):
+    """(2h, a, N) from :func:`bias_grid` and the (n, a) agent-grid resize matrix ->
+    ``agent_bias`` (h, n, N) and ``token_bias`` (h, N, n), both contiguous.
+
+    The spec's agent-grid resize (a bilinear resize over N channels) is one product
+    with the matrix of the same bilinear weights, taken as ``R @ G`` for the agent side
+    and ``G^T @ R^T`` for the token side, so each bias comes out in the layout attention
+    reads, without a large transpose.
+    """
+    heads = grid.shape[0] // 2
+    resize = resize.to(device=grid.device, dtype=grid.dtype)
+    agent_bias = torch.matmul(resize, grid[:heads])  # (h, n, N)
+    token_bias = torch.matmul(grid[heads:].transpose(1, 2), resize.t())  # (h, N, n)
+    return agent_bias, token_bias
+
+
 def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
                            hw_shape, agent_shape, resize=None):
     """Resize the six agent-bias parameters to a token map and an agent grid.
@@ -82,140 +112,12 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
     Returns:
         tuple[Tensor]: ``agent_bias`` (h, n, N), added to the agents' logits over the
         tokens, and ``token_bias`` (h, N, n), added to the tokens' logits over the
-        agents; n = ph * pw, N = H * W; both contiguous. Neither depends on the batch.
-
-    The spec's two resizes are linear, so: the agent-side and token-side biases are
-    stacked on the head axis and each pair of terms is resized to the map together
-    (two bilinear resizes instead of four), and the terms are summed before the
-    agent-grid resize. That resize - a bilinear resize over N channels in the spec's
-    wording - is one product with the (n, a) matrix of the same bilinear weights,
-    taken as ``R @ G`` for the agent side and ``G^T @ R^T`` for the token side, so each
-    bias comes out in the layout attention reads, without a large transpose.
+        agents; n = ph * pw, N = H * W. Neither depends on the batch.
     """
-    num_heads, agent_num = an_bias.shape[:2]
-    pool = math.isqrt(agent_num)
-
-    def to_map(bias):  # (2h, a, r0, r1) -> (2h, a, H, W)
-        return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
-
-    grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
-        [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
-    grid = grid.flatten(2)  # (2h, a, N)
     if resize is None:
-        resize = agent_resize_matrix(pool, agent_shape)
-    resize = resize.to(device=grid.device, dtype=grid.dtype)  # (n, a)
-    agent_bias = torch.matmul(resize, grid[:num_heads])  # (h, n, N)
-    token_bias = torch.matmul(grid[num_heads:].transpose(1, 2), resize.t())  # (h, N, n)
-    return agent_bias, token_bias
-
-
-def _softmax_(x):
-    """Softmax over the last dim, in place (a fresh output is a fresh page-faulted
-    buffer on the CPU)."""
-    return torch.ops.aten._softmax.out(x, -1, False, out=x)
-
-
-def _softmax_backward_(grad, probs):
-    """dS = P * (dP - rowsum(dP * P)), written over ``grad`` (dP)."""
-    grad.mul_(probs)
-    grad.addcmul_(probs, grad.sum(dim=-1, keepdim=True), value=-1)
-    return grad
-
-
-class AgentAttentionFunction(torch.autograd.Function):
-    """Both attention steps of agent attention, with a hand-written backward.
-
-    Args (forward):
-        q, k, v (Tensor): (B, N, C) token projections; strided views (e.g. chunks of
-            one fused projection) are read in place.
-        agents (Tensor): (B, n, C) agent tokens.
-        agent_bias (Tensor): (h, n, N), added to the agents' logits over the tokens.
-        token_bias (Tensor): (h, N, n), added to the tokens' logits over the agents.
-        num_heads (int), scale (float).
-
-    Returns (B, N, C): softmax(s Q A^T + token_bias) softmax(s A K^T + agent_bias) V,
-    heads merged on the channel axis.
-
-    Each head is a strided (B, ., d) slice of the channel axis, so no tensor is copied
-    into a head-major layout and back, in either direction. The biases enter the logit
-    products as the GEMMs' accumulator (``baddbmm``), shared by the batch; softmax and
-    its backward run in place; the only tensors kept for backward are the inputs, the
-    agents' values and the two probability maps. PyTorch's fused attention kernels give
-    no gradient for an additive mask; this function gives all of them, the biases'
-    (summed over the batch) included.
-    """
-
-    @staticmethod
-    def forward(ctx, q, k, v, agents, agent_bias, token_bias, num_heads, scale):
-        dtype = q.dtype
-        k, v, agents, agent_bias, token_bias = (
-            t.to(dtype) for t in (k, v, agents, agent_bias, token_bias))
-        batch, num_tokens, channels = q.shape
-        num_agents = agents.shape[1]
-        d = channels // num_heads
-        out = q.new_empty(batch, num_tokens, channels)
-        agent_v = q.new_empty(batch, num_agents, channels)
-        probs_a = q.new_empty(num_heads, batch, num_agents, num_tokens)
-        probs_t = q.new_empty(num_heads, batch, num_tokens, num_agents)
-        for i in range(num_heads):
-            c = slice(i * d, (i + 1) * d)
-            a_i = agents[..., c]
-            # Aggregation: the agents read every token.
-            p = torch.baddbmm(agent_bias[i].expand(batch, -1, -1), a_i,
-                              k[..., c].transpose(1, 2), alpha=scale, out=probs_a[i])
-            torch.bmm(_softmax_(p), v[..., c], out=agent_v[..., c])
-            # Broadcast: every token reads the agents.
-            p = torch.baddbmm(token_bias[i].expand(batch, -1, -1), q[..., c],
-                              a_i.transpose(1, 2), alpha=scale, out=probs_t[i])
-            torch.bmm(_softmax_(p), agent_v[..., c], out=out[..., c])
-        ctx.save_for_backward(q, k, v, agents, agent_v, probs_a, probs_t)
-        ctx.num_heads, ctx.scale = num_heads, scale
-        ctx.bias_dtypes = (agent_bias.dtype, token_bias.dtype)
-        return out
-
-    @staticmethod
-    @once_differentiable  # in-place and out= kernels: no double backward
-    def backward(ctx, grad_out):
-        q, k, v, agents, agent_v, probs_a, probs_t = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        num_heads, scale = ctx.num_heads, ctx.scale
-        grad_out = grad_out.contiguous().to(q.dtype)
-        batch, num_tokens, channels = q.shape
-        num_agents = agents.shape[1]
-        d = channels // num_heads
-        grad_q, grad_k, grad_v = (q.new_empty(q.shape) for _ in range(3))
-        grad_agents = q.new_empty(agents.shape)
-        grad_ab = q.new_empty(num_heads, num_agents, num_tokens) if needs[4] else None
-        grad_tb = q.new_empty(num_heads, num_tokens, num_agents) if needs[5] else None
-        for i in range(num_heads):
-            c = slice(i * d, (i + 1) * d)
-            a_i, q_i, k_i, v_i = agents[..., c], q[..., c], k[..., c], v[..., c]
-            ga_i = grad_agents[..., c]
-            # Broadcast step.
-            p = probs_t[i]
-            g_av = torch.bmm(p.transpose(1, 2), grad_out[..., c])  # (B, n, d)
-            g = torch.bmm(grad_out[..., c], agent_v[..., c].transpose(1, 2),
-                          out=scratch(0, p.shape, p))
-            g = _softmax_backward_(g, p)
-            if grad_tb is not None:
-                torch.sum(g, dim=0, out=grad_tb[i])
-            torch.baddbmm(q_i, g, a_i, beta=0, alpha=scale, out=grad_q[..., c])
-            torch.baddbmm(a_i, g.transpose(1, 2), q_i, beta=0, alpha=scale, out=ga_i)
-            # Aggregation step.
-            p = probs_a[i]
-            g = torch.bmm(g_av, v_i.transpose(1, 2), out=scratch(0, p.shape, p))
-            g = _softmax_backward_(g, p)
-            if grad_ab is not None:
-                torch.sum(g, dim=0, out=grad_ab[i])
-            torch.bmm(p.transpose(1, 2), g_av, out=grad_v[..., c])
-            ga_i.baddbmm_(g, k_i, alpha=scale)
-            torch.baddbmm(k_i, g.transpose(1, 2), a_i, beta=0, alpha=scale,
-                          out=grad_k[..., c])
-        if grad_ab is not None:
-            grad_ab = grad_ab.to(ctx.bias_dtypes[0])
-        if grad_tb is not None:
-            grad_tb = grad_tb.to(ctx.bias_dtypes[1])
-        return grad_q, grad_k, grad_v, grad_agents, grad_ab, grad_tb, None, None
+        resize = agent_resize_matrix(math.isqrt(an_bias.shape[1]), agent_shape)
+    grid = bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape)
+    return grid_to_biases(grid, resize)
 
 
 @MODELS.register_module()
@@ -239,8 +141,13 @@ class AgentAttention(BaseModule):
         attn_drop (float): Dropout on the attention weights. Defaults to 0.
         proj_drop (float): Dropout after the output projection. Defaults to 0.
         kernel_size (int): Kernel of the depthwise conv on V. Defaults to 3.
-        cache_biases (bool): In inference (no gradient needed), keep the resized
-            biases of the last (H, W) and reuse them until the bias parameters change.
+        cache_biases (bool): In eval mode without gradients, keep the biases of the
+            last (H, W) resized to the map (before the agent-grid resize, which is
+            one small product per call) and reuse them. The entry is (2h, a, N): a/n
+            of the masks' size (1/9 to 1/4 for the published geometry), so the cache
+            adds a fraction of one layer's masks per layer. Dropped by ``train()``,
+            ``load_state_dict``, ``.to()`` and dtype changes; after editing the bias
+            parameters in place in eval mode call :meth:`clear_bias_cache`.
             Defaults to True.
         init_cfg (dict | list[dict], optional): Initialization config.
 
@@ -310,6 +217,8 @@ class AgentAttention(BaseModule):
         self.register_buffer('agent_resize', agent_resize_matrix(pool, self.agent_shape),
                              persistent=False)
         self._bias_cache = None
+        self.register_load_state_dict_post_hook(
+            lambda module, incompatible: module.clear_bias_cache())
 
     bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
 
@@ -318,40 +227,42 @@ class AgentAttention(BaseModule):
                 f'agent_num={self.agent_num}, agent_shape={self.agent_shape}, '
                 f'pretrain_hw={self.pretrain_hw}')
 
+    def clear_bias_cache(self):
+        self._bias_cache = None
+
+    def train(self, mode=True):
+        self.clear_bias_cache()  # training changes the biases
+        return super().train(mode)
+
     def biases(self, hw_shape):
         """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
-        return agent_attention_biases(*[getattr(self, n) for n in self.bias_names],
-                                      hw_shape=hw_shape, agent_shape=self.agent_shape,
-                                      resize=self.agent_resize)
+        return grid_to_biases(self.bias_grid(hw_shape, self.an_bias.dtype),
+                              self.agent_resize)
 
-    def attention_masks(self, hw_shape, dtype):
-        """The biases as SDPA masks: 4-D (1, h, ., .), contiguous, in ``dtype`` (the
-        layout PyTorch's fused CPU/GPU kernels take; a 3-D mask falls back to the
-        unfused path). Computed once per call and shape, shared by the whole batch.
-
-        Cached for inference: the cache key holds the map size, device, dtype and the
-        in-place version counters of the six parameters, which ``load_state_dict``,
-        optimizer steps and any other in-place update bump, so a stale entry is never
-        served.
-        """
+    def bias_grid(self, hw_shape, dtype):
+        """:func:`bias_grid` of this layer's parameters in ``dtype``; cached in eval
+        mode without gradients (see ``cache_biases``)."""
         params = [getattr(self, n) for n in self.bias_names]
-        use_cache = (self.cache_biases and not _is_compiling()
+        use_cache = (self.cache_biases and not self.training
+                     and not cpu_kernels.is_compiling()
                      and not (torch.is_grad_enabled()
                               and any(p.requires_grad for p in params)))
         if use_cache:
-            key = (tuple(hw_shape), self.agent_shape, params[0].device, dtype,
-                   tuple((p.data_ptr(), p._version) for p in params))
+            key = (tuple(hw_shape), dtype, params[0].device,
+                   tuple(p.data_ptr() for p in params))
             if self._bias_cache is not None and self._bias_cache[0] == key:
                 return self._bias_cache[1]
-        agent_bias, token_bias = self.biases(hw_shape)
-        out = (agent_bias.to(dtype).unsqueeze(0).contiguous(),
-               token_bias.to(dtype).unsqueeze(0).contiguous())
-        self._bias_cache = (key, out) if use_cache else None
-        return out
+        grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
+        self._bias_cache = (key, grid) if use_cache else None
+        return grid
 
-    def _apply(self, fn, *args, **kwargs):
-        self._bias_cache = None  # .to(), .half(), .cuda() ...
-        return super()._apply(fn, *args, **kwargs)
+    def attention_masks(self, hw_shape, dtype):
+        """The biases as SDPA masks: 4-D (1, h, n, N) and (1, h, N, n), contiguous, in
+        ``dtype``, differentiable; one per call and shape, shared by the whole batch.
+        (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
+        agent_bias, token_bias = grid_to_biases(self.bias_grid(hw_shape, dtype),
+                                                self.agent_resize)
+        return agent_bias.unsqueeze(0), token_bias.unsqueeze(0)
 
     def project_qkv(self, x):
         """q, k, v as (B, N, C). V is a product of its own (rows of the published
@@ -385,14 +296,11 @@ class AgentAttention(BaseModule):
         drop = self.attn_drop if self.training else 0.
         needs_grad = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if needs_grad and not drop and not _is_compiling():
-            # Training: the hand-written function (every gradient, the biases' too).
+        if cpu_kernels.attention_kernel_applies(x, needs_grad, drop):
             agent_bias, token_bias = self.biases((height, width))
-            out = AgentAttentionFunction.apply(q, k, v, agents, agent_bias, token_bias,
-                                               heads, self.scale)
+            out = cpu_kernels.AgentAttentionFunction.apply(
+                q, k, v, agents, agent_bias, token_bias, heads, self.scale)
         else:
-            # Inference, attention dropout, torch.compile: PyTorch's fused SDPA kernel
-            # with the biases as 4-D masks (cached in inference).
             def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
                 return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 

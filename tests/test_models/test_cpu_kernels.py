@@ -1,0 +1,157 @@
+"""The CPU kernels (mmagent.models.layers.cpu_kernels) behind their switch: each equal
+to the reference rendering, used only where the switch and the input allow."""
+import pytest
+import torch
+
+from mmagent.models import AgentAttention
+from mmagent.models.layers import Mlp
+from mmagent.models.layers import cpu_kernels
+from mmagent.models.layers.cpu_kernels import set_cpu_kernels
+from tests.reference_agent_attention import reference_forward, reference_mlp_forward
+
+
+@pytest.fixture
+def kernels_on():
+    with set_cpu_kernels(True):
+        yield
+
+
+def _graph_names(out):
+    seen, stack = set(), [out.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is not None and fn not in seen:
+            seen.add(fn)
+            stack.extend(f for f, _ in fn.next_functions)
+    return {type(fn).__name__ for fn in seen}
+
+
+def _layer():
+    torch.manual_seed(0)
+    m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
+                       downstream_agent_shape=(5, 6))
+    with torch.no_grad():
+        for n in m.bias_names:
+            getattr(m, n).normal_(0, 0.5)
+    return m
+
+
+def _grads(outputs, tensors):
+    torch.manual_seed(1)
+    weights = [torch.randn_like(o) for o in outputs]
+    loss = sum((o * w).sum() for o, w in zip(outputs, weights))
+    return torch.autograd.grad(loss, tensors)
+
+
+def test_switch_is_off_by_default_and_scoped():
+    assert not cpu_kernels.cpu_kernels_enabled()
+    with set_cpu_kernels(True):
+        assert cpu_kernels.cpu_kernels_enabled()
+    assert not cpu_kernels.cpu_kernels_enabled()
+    m = _layer().train()
+    assert 'AgentAttentionFunctionBackward' not in _graph_names(
+        m(torch.randn(1, 99, 64), (9, 11)))
+
+
+def test_attention_function_in_training_and_frozen_biases(kernels_on):
+    m = _layer().train()
+    x = torch.randn(2, 99, 64, requires_grad=True)
+    out = m(x, (9, 11))
+    assert 'AgentAttentionFunctionBackward' in _graph_names(out)
+    ref = reference_forward(m, x, (9, 11))
+    params = [x] + list(m.parameters())
+    for a, b in zip(_grads([out], params), _grads([ref], params)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    # Frozen biases (e.g. fine-tuning everything else): the rest still matches the spec.
+    for n in m.bias_names:
+        getattr(m, n).requires_grad_(False)
+    out = m(x, (9, 11))
+    ref = reference_forward(m, x, (9, 11))
+    params = [x, m.qkv.weight, m.dwc.weight]
+    for a, b in zip(torch.autograd.grad(out.square().sum(), params),
+                    torch.autograd.grad(ref.square().sum(), params)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert m.an_bias.grad is None
+
+
+def test_kernels_stay_out_of_autocast_dropout_and_inference(kernels_on):
+    m = _layer().train()
+    x = torch.randn(1, 99, 64)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert 'AgentAttentionFunctionBackward' not in _graph_names(m(x, (9, 11)))
+    m.attn_drop = 0.1
+    assert 'AgentAttentionFunctionBackward' not in _graph_names(m(x, (9, 11)))
+    mlp = Mlp(8, 16, drop=0.5).train()
+    assert 'ChunkedMlpFunction' not in type(mlp(torch.randn(2, 5, 8)).grad_fn).__name__
+
+
+def test_double_backward_is_refused_not_silently_wrong(kernels_on):
+    m = _layer().train()
+    x = torch.randn(1, 99, 64, requires_grad=True)
+    (g, ) = torch.autograd.grad(m(x, (9, 11)).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match='once_differentiable|differentiable'):
+        g.sum().backward()
+
+
+@pytest.mark.parametrize('chunk_elements', [1 << 22, 1000])  # one chunk / many, ragged
+def test_chunked_mlp_function_matches_plain_ops(monkeypatch, kernels_on, chunk_elements):
+    monkeypatch.setattr(cpu_kernels, 'CHUNK_ELEMENTS', chunk_elements)
+    torch.manual_seed(0)
+    mlp = Mlp(24, 96)
+    x = torch.randn(3, 37, 24, requires_grad=True)
+    params = [x] + list(mlp.parameters())
+    fast = mlp(x)
+    assert 'ChunkedMlpFunction' in type(fast.grad_fn).__name__
+    plain = reference_mlp_forward(mlp, x)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+    for a, b in zip(_grads([fast], params), _grads([plain], params)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_chunked_mlp_with_frozen_weights_and_input_without_grad(kernels_on):
+    torch.manual_seed(0)
+    mlp = Mlp(8, 32)
+    mlp.fc2.requires_grad_(False)
+    x = torch.randn(2, 9, 8)
+    mlp(x).square().sum().backward()
+    assert mlp.fc2.weight.grad is None and mlp.fc1.weight.grad is not None
+    ref = Mlp(8, 32)
+    ref.load_state_dict(mlp.state_dict())
+    reference_mlp_forward(ref, x).square().sum().backward()
+    torch.testing.assert_close(mlp.fc1.weight.grad, ref.fc1.weight.grad, atol=1e-5,
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize('chunk_elements', [1 << 22, 1000])
+def test_chunked_inference_matches_plain_ops(monkeypatch, kernels_on, chunk_elements):
+    monkeypatch.setattr(cpu_kernels, 'CHUNK_ELEMENTS', chunk_elements)
+    torch.manual_seed(0)
+    mlp = Mlp(24, 96).eval()
+    x = torch.randn(2, 41, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(mlp(x), reference_mlp_forward(mlp, x), atol=1e-5,
+                                   rtol=1e-5)
+
+
+def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
+    from mmagent.models.layers.cpu_kernels import release_scratch, scratch
+    like = torch.zeros(1)
+    a = scratch(0, (4, 5), like)
+    b = scratch(0, (2, 3), like)  # smaller: the same memory
+    c = scratch(1, (4, 5), like)  # another slot: other memory
+    assert a.data_ptr() == b.data_ptr() and c.data_ptr() != a.data_ptr()
+    assert scratch(0, (100, ), like).numel() == 100  # grows when asked for more
+    assert scratch(0, (3, ), like.double()).dtype == torch.float64
+    release_scratch()
+    assert scratch(0, (4, 5), like).shape == (4, 5)
+
+
+def test_environment_variable_turns_the_switch_on():
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    out = subprocess.run(
+        [sys.executable, '-c', 'from mmagent.models.layers import cpu_kernels as k; '
+         'print(k.cpu_kernels_enabled())'], cwd=ROOT, capture_output=True, text=True,
+        env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin', 'MMAGENT_CPU_KERNELS': '1'})
+    assert out.stdout.strip() == 'True', out.stderr[-2000:]
