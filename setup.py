@@ -1,25 +1,58 @@
+import os
 import os.path as osp
+import shutil
+import sys
 
 from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
 
 
 def read_version():
     ns = {}
-    with open(osp.join(osp.dirname(__file__), 'mmagent', 'version.py')) as f:
+    with open(osp.join(HERE, 'mmagent', 'version.py')) as f:
         exec(f.read(), ns)
     return ns['__version__']
 
+
+def add_mim_extension():
+    """Copy ``configs/`` and ``tools/`` into ``mmagent/.mim/`` for a wheel or sdist, the
+    OpenMMLab layout: an installed mmagent finds its zoo index and configs there. An
+    editable install reads the clone's folders directly and needs no copy."""
+    if not any(cmd in sys.argv for cmd in ('bdist_wheel', 'sdist', 'build', 'install')):
+        return
+    mim = osp.join(HERE, 'mmagent', '.mim')
+    for name in ('configs', 'tools'):
+        dst = osp.join(mim, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        shutil.copytree(osp.join(HERE, name), dst,
+                        ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+
+
+def package_files(folder):
+    out = []
+    for root, _, files in os.walk(osp.join(HERE, 'mmagent', folder)):
+        for f in files:
+            out.append(osp.relpath(osp.join(root, f), osp.join(HERE, 'mmagent')))
+    return out
+
+
+add_mim_extension()
 
 setup(
     name='mmagent',
     version=read_version(),
     description='Agent Attention backbones (Agent-PVT, Agent-Swin) for OpenMMLab 2.0: '
     'MMDetection, MMSegmentation and MMPretrain',
-    long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read()
-    if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read()
+    if osp.exists(osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
-    include_package_data=True,
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'configs.*', 'tools')),
+    package_data={'mmagent': package_files('.mim')},
+    include_package_data=False,
     python_requires='>=3.8',
     install_requires=['mmengine>=0.10.0', 'mmcv>=2.0.0,<2.2.0', 'numpy'],
     extras_require={

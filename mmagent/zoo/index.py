@@ -1,4 +1,8 @@
-"""The model-zoo index: ``configs/metafile.yml`` read into :class:`ZooEntry` records."""
+"""The model-zoo index: ``configs/metafile.yml`` read into :class:`ZooEntry` records.
+
+In a clone (or an editable install) the configs are the clone's ``configs/``; a wheel
+carries them under the package, in ``mmagent/.mim/configs`` (the OpenMMLab layout).
+"""
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -6,8 +10,20 @@ from typing import Optional
 
 import yaml
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-METAFILE = osp.join(REPO_ROOT, 'configs', 'metafile.yml')
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def configs_root():
+    """The folder holding mmagent's configs and ``metafile.yml``."""
+    clone = osp.dirname(PACKAGE_DIR)
+    if osp.isfile(osp.join(clone, 'setup.py')) and osp.isfile(
+            osp.join(clone, 'configs', 'metafile.yml')):
+        return osp.join(clone, 'configs')
+    return osp.join(PACKAGE_DIR, '.mim', 'configs')
+
+
+def metafile_path():
+    return os.environ.get('MMAGENT_METAFILE') or osp.join(configs_root(), 'metafile.yml')
 
 
 @dataclass(frozen=True)
@@ -28,7 +44,12 @@ class ZooEntry:
 
     @property
     def config_path(self):
-        return osp.join(REPO_ROOT, self.config) if self.config else None
+        """The config file (``Config`` names it as ``configs/...`` in the metafile)."""
+        if not self.config:
+            return None
+        rel = self.config.split('/', 1)[1] if self.config.startswith('configs/') \
+            else self.config
+        return osp.join(configs_root(), rel)
 
     @property
     def published(self):
@@ -55,7 +76,12 @@ _CACHE = {}
 
 def load_index(path=None):
     """All entries, in metafile order, keyed by name."""
-    path = path or os.environ.get('MMAGENT_METAFILE') or METAFILE
+    path = path or metafile_path()
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'mmagent zoo index {path} is missing: the package was installed without '
+            f'its configs (build the wheel from a clone with setup.py), or '
+            f'MMAGENT_METAFILE points nowhere')
     key = (path, osp.getmtime(path))
     if key not in _CACHE:
         with open(path) as f:
