@@ -7,9 +7,15 @@
 
 For each backbone it times, side by side in one run:
 
-* ``mmagent``   - mmagent's backbone as it runs (fused attention kernels and cached
-                  biases in eval, hand-written attention and chunked MLP functions in
-                  training);
+* ``mmagent``   - mmagent's backbone on its default path (PyTorch's
+                  ``scaled_dot_product_attention`` with the agent biases as masks, cached
+                  map-sized biases in eval, plain MLP);
+* ``cpu-kernels`` - the same with ``MMAGENT_CPU_KERNELS=1`` (the hand-written CPU
+                  attention function and chunked MLP of
+                  ``mmagent/models/layers/cpu_kernels.py``);
+* ``before``    - mmagent from another source tree (``--before-tree DIR``, e.g. a
+                  ``git worktree`` of an older commit), timed by that tree's own
+                  benchmark code in the same round-robin;
 * ``spec``      - the same weights through the literal rendering kept in
                   tests/reference_agent_attention.py: the spec's attention equations
                   and the blocks' MLP as plain autograd ops;
@@ -63,7 +69,7 @@ BACKBONES = {
                      dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2],
                           num_heads=[4, 8, 16, 32])),
 }
-VARIANTS = ('mmagent', 'spec', 'softmax')
+VARIANTS = ('mmagent', 'cpu-kernels', 'spec', 'softmax', 'before')
 
 
 def parse_size(text):
@@ -190,17 +196,24 @@ def _status_kib(field):
 
 
 def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
-            threads=None):
+            threads=None, before_tree=None):
     """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``."""
-    cmd = [sys.executable, __file__, '--_child', '--model', model or 'x', '--variant',
-           variant, '--mode', mode, '--batch', str(batch), '--size',
-           f'{size[0]}x{size[1]}', '--device', device, '--repeat', str(repeat)]
+    root, env = ROOT, dict(os.environ)
+    env.pop('MMAGENT_CPU_KERNELS', None)
+    if variant == 'before':
+        root, variant = before_tree, 'mmagent'
+    elif variant == 'cpu-kernels':
+        variant, env['MMAGENT_CPU_KERNELS'] = 'mmagent', '1'
+    cmd = [sys.executable, osp.join(root, 'tools', 'benchmark.py'), '--_child',
+           '--model', model or 'x', '--variant', variant, '--mode', mode, '--batch',
+           str(batch), '--size', f'{size[0]}x{size[1]}', '--device', device,
+           '--repeat', str(repeat)]
     if config:
         cmd += ['--config', config]
     if threads:
         cmd += ['--threads', str(threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=ROOT))
+    env['PYTHONPATH'] = root
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -226,14 +239,16 @@ def run_table(args, device):
                     t = time_variants(models, mode, batch, size, device, args.repeat)
                     mem = {} if args.no_memory else {
                         v: measure(name, v, mode, batch, size, device, args.config,
-                                   threads=args.threads)['peak_mib'] for v in variants}
+                                   threads=args.threads,
+                                   before_tree=args.before_tree)['peak_mib']
+                        for v in variants}
                 else:
                     runs = {v: [] for v in variants}
                     for _ in range(args.rounds):
                         for v in variants:
                             runs[v].append(measure(name, v, mode, batch, size, device,
                                                    args.config, args.repeat,
-                                                   args.threads))
+                                                   args.threads, args.before_tree))
                     t = {v: statistics.median(x for r in rs for x in r['times'])
                          for v, rs in runs.items()}
                     mem = {} if args.no_memory else {
@@ -339,7 +354,10 @@ def main(argv=None):
     parser.add_argument('--sizes', nargs='+', default=['512', '800x1344'])
     parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
                         choices=['eval', 'train'])
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument('--variants', nargs='+', default=None, choices=VARIANTS,
+                        help='default: every variant (before only with --before-tree)')
+    parser.add_argument('--before-tree', help='a source tree of mmagent (e.g. a git '
+                        'worktree of an older commit) timed as the variant "before"')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeat', type=int, default=5,
@@ -366,6 +384,17 @@ def main(argv=None):
     if args.scaling and len({s for s in args.scaling_sizes if 512 <= s <= 1536}) < 2:
         parser.error(f'--scaling-sizes needs at least two sizes from 512 to 1536 px for '
                      f'the log-log slope, got {args.scaling_sizes}')
+    if args.variants is None:
+        args.variants = [v for v in VARIANTS if (v != 'before' or args.before_tree)
+                         and not (args.shared_process and v in ('before', 'cpu-kernels'))]
+    if 'before' in args.variants and not (
+            args.before_tree and osp.isfile(osp.join(args.before_tree, 'tools',
+                                                     'benchmark.py'))):
+        parser.error(f'the variant "before" needs --before-tree, a source tree of '
+                     f'mmagent with tools/benchmark.py; got {args.before_tree!r}')
+    if args.shared_process and {'before', 'cpu-kernels'} & set(args.variants):
+        parser.error('--shared-process times variants in this process: it cannot run '
+                     'the variants "before" or "cpu-kernels" (each needs its own)')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:

@@ -1,4 +1,4 @@
-"""tools/benchmark.py runs all three variants side by side and reports ratios (no
+"""tools/benchmark.py runs the variants side by side and reports ratios (no
 timing is asserted: speed is shown by the benchmark itself, not by tests)."""
 import re
 
@@ -18,6 +18,20 @@ def test_benchmark_reports_side_by_side_ratios(tmp_path, how):
         assert re.search(r'spec/mmagent time +[0-9.]+x', line)
         assert re.search(r'softmax/mmagent time +[0-9.]+x', line)
         assert re.search(r'mmagent +[0-9.]+s +[0-9]+MiB', line)
+        if how == ['--rounds', '1']:
+            assert re.search(r'cpu-kernels/mmagent time +[0-9.]+x', line)
+
+
+def test_benchmark_times_another_source_tree_as_before(tmp_path):
+    """--before-tree: an older tree's own code timed in the same round-robin."""
+    from tests.conftest import ROOT
+    out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
+                   '--modes', 'eval', '--repeat', '1', '--rounds', '1', '--variants',
+                   'mmagent', 'before', '--before-tree', ROOT, '--no-memory')
+    (line, ) = [x for x in out.stdout.splitlines() if x.startswith('agent_pvt_t')]
+    assert re.search(r'before/mmagent time +[0-9.]+x', line)
+    bad = run_tool('tools/benchmark.py', '--variants', 'mmagent', 'before', check=False)
+    assert bad.returncode == 2 and '--before-tree' in bad.stderr
 
 
 def test_scaling_mode_writes_a_plot_and_slopes(tmp_path):
