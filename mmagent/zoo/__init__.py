@@ -16,6 +16,7 @@ from .convert import (UnsafeCheckpointError, convert_checkpoint, convert_file,
                       converted_path, safe_load)
 from .download import (ChecksumError, DownloadError, cache_dir, download, sha256_of,
                        source_url)
+from .hub import register_mmpretrain_models, register_when_mmpretrain_loads
 from .index import ZooEntry, format_table, get_entry, load_index
 
 SCHEME = 'mmagent://'
@@ -49,7 +50,9 @@ def load_from_zoo(filename, map_location='cpu', logger=None):
     return safe_load(path, map_location=map_location)
 
 
-__all__ = ['fetch', 'download', 'load_index', 'get_entry', 'format_table', 'ZooEntry',
+register_when_mmpretrain_loads()
+
+__all__ = ['fetch', 'register_mmpretrain_models', 'download', 'load_index', 'get_entry', 'format_table', 'ZooEntry',
            'safe_load', 'convert_checkpoint', 'convert_file', 'cache_dir',
            'sha256_of', 'source_url', 'DownloadError', 'ChecksumError',
            'UnsafeCheckpointError', 'SCHEME']
