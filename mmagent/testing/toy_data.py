@@ -4,6 +4,8 @@
   triangle) and a COCO instance-segmentation annotation file (boxes and polygon masks).
 * :func:`make_ade_segmentation`: the same kind of images laid out like ADE20K
   (``images/{training,validation}/*.jpg``, ``annotations/.../*.png`` label maps).
+* :func:`make_folder_classification`: one shape an image, in class folders
+  (``{train,val}/<class>/*.png``), the layout of mmpretrain's ``CustomDataset``.
 
 Everything is drawn from a seeded ``numpy`` generator: the same seed writes the same
 files.
@@ -33,8 +35,9 @@ def _shape_polygon(kind, cx, cy, r):
     return pts
 
 
-def _draw_image(rng, height, width, max_shapes):
-    """One image: noisy background, 1..max_shapes non-overlapping shapes."""
+def _draw_image(rng, height, width, max_shapes, cls=None):
+    """One image: noisy background, 1..max_shapes non-overlapping shapes (all of class
+    ``cls`` when given)."""
     base = rng.integers(40, 120, size=3)
     img = np.clip(base + rng.normal(0, 12, size=(height, width, 3)), 0, 255)
     img = img.astype(np.uint8)
@@ -50,8 +53,8 @@ def _draw_image(rng, height, width, max_shapes):
                 break
         else:
             continue
-        cls = int(rng.integers(0, len(CLASSES)))
-        shapes.append((cls, cx, cy, r))
+        shapes.append((int(rng.integers(0, len(CLASSES))) if cls is None else cls,
+                       cx, cy, r))
     for cls, cx, cy, r in shapes:
         pts = _shape_polygon(CLASSES[cls], cx, cy, r)
         colour = np.clip(np.array(PALETTE[cls]) + rng.integers(-30, 30, 3), 0, 255)
@@ -120,3 +123,19 @@ def make_ade_segmentation(root, num_train=8, num_val=4, size=(160, 224), max_sha
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(ann_dir, f'{split}_{i:04d}.png'), label)
     return dict(root=root)
+
+
+def make_folder_classification(root, num_train=16, num_val=8, size=(64, 64), seed=0):
+    """Write an image-classification dataset in class folders under ``root``:
+    ``root/{train,val}/{circle,square,triangle}/*.png``, ``num_train`` / ``num_val``
+    images per class, each with one shape of its class."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    for split, count in (('train', num_train), ('val', num_val)):
+        for cls, name in enumerate(CLASSES):
+            folder = osp.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count):
+                img, _, _ = _draw_image(rng, height, width, 1, cls=cls)
+                cv2.imwrite(osp.join(folder, f'{i:04d}.png'), img)
+    return dict(root=root, classes=CLASSES)
