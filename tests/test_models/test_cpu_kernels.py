@@ -155,3 +155,20 @@ def test_environment_variable_turns_the_switch_on():
          'print(k.cpu_kernels_enabled())'], cwd=ROOT, capture_output=True, text=True,
         env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin', 'MMAGENT_CPU_KERNELS': '1'})
     assert out.stdout.strip() == 'True', out.stderr[-2000:]
+
+
+def test_inference_masks_come_from_scratch_and_match_the_spec(kernels_on):
+    from mmagent.models.layers.cpu_kernels import scratch
+    m = _layer().eval()
+    x = torch.randn(2, 99, 64)
+    with torch.no_grad():
+        out = m(x, (9, 11))
+        torch.testing.assert_close(out, reference_forward(m, x, (9, 11)), atol=1e-5,
+                                   rtol=1e-5)
+        # the token-side mask of that call lies in slot 3: (h, N, n) = (2, 99, 30)
+        assert scratch(3, (2, 99, 30), x).data_ptr() == \
+            scratch(3, (1, ), x).data_ptr()
+        # a second map size reuses the same buffers and is still right
+        y = torch.randn(1, 12, 64)
+        torch.testing.assert_close(m(y, (3, 4)), reference_forward(m, y, (3, 4)),
+                                   atol=1e-5, rtol=1e-5)

@@ -12,8 +12,9 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_shape_list,
-                   as_stage_list, check_heads, drop_path_rates, parse_attn_type, to_map)
+from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
+                   as_shape_list, as_stage_list, check_heads, drop_path_rates,
+                   parse_attn_type)
 
 
 def window_partition(x, ws):
@@ -165,17 +166,8 @@ class PatchMerging(nn.Module):
         return self.reduction(self.norm(x.flatten(1, 2))), hw_shape
 
 
-class SwinStage(nn.Module):
-    """``blocks`` then an optional ``downsample`` (published names)."""
-
-    def __init__(self, blocks, downsample=None):
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-        self.downsample = downsample
-
-
 @MODELS.register_module()
-class AgentSwinTransformer(BaseBackbone):
+class AgentSwinTransformer(SwinLayoutBackbone):
     """Agent-Swin backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
 
     Args:
@@ -218,7 +210,6 @@ class AgentSwinTransformer(BaseBackbone):
                      mlp_ratio=4., attn_type='AAMB2', agent_num=[9, 16, 49, 49],
                      downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)]),
     }
-    downstream_only_keys = ('norm0', 'norm1', 'norm2', 'norm3')
     published_prefixes = ('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
                           'norm3.', 'absolute_pos_embed')
 
@@ -288,25 +279,6 @@ class AgentSwinTransformer(BaseBackbone):
                 TransformerBlock(self.embed_dims[i], attention(i, j, letter),
                                  cfg['mlp_ratio'], drop=drop_rate, drop_path=dpr[i][j])
                 for j, letter in enumerate(plan[i])]
-            self.layers.append(SwinStage(
+            self.layers.append(Stage(
                 blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
-        for i in self.out_indices:
-            self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
-        self.stem = [self.patch_embed]
-        self.stage_modules = [
-            [self.layers[i]] + ([getattr(self, f'norm{i}')] if i in self.out_indices
-                                else []) for i in range(4)]
-        self._freeze()
-
-    def forward(self, x):
-        x, hw_shape = self.patch_embed(x)
-        x = self.pos_drop(x)
-        outs = []
-        for i, stage in enumerate(self.layers):
-            for block in stage.blocks:
-                x = self.run_block(block, x, hw_shape)
-            if i in self.out_indices:
-                outs.append(to_map(getattr(self, f'norm{i}')(x), hw_shape))
-            if stage.downsample is not None:
-                x, hw_shape = stage.downsample(x, hw_shape)
-        return tuple(outs)
+        self.add_output_norms()

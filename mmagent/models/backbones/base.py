@@ -356,6 +356,49 @@ class BaseBackbone(BaseModule):
         return missing, sorted(ignored)
 
 
-__all__ = ['BaseBackbone', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
+class Stage(nn.Module):
+    """One stage of a Swin-layout backbone: ``blocks`` then an optional ``downsample``
+    (the published names of Swin, Agent-Swin and MLLA)."""
+
+    def __init__(self, blocks, downsample=None):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.downsample = downsample
+
+
+class SwinLayoutBackbone(BaseBackbone):
+    """A backbone laid out like Swin: ``patch_embed`` -> ``pos_drop`` -> ``layers[i]``
+    (:class:`Stage`), each output map through a LayerNorm ``norm{i}``.
+
+    Subclasses build ``self.patch_embed``, ``self.pos_drop`` and ``self.layers`` with
+    ``self.embed_dims`` set, then call :meth:`add_output_norms`.
+    """
+    downstream_only_keys = ('norm0', 'norm1', 'norm2', 'norm3')
+
+    def add_output_norms(self):
+        """The per-output LayerNorms, the freezing order, and the freeze itself."""
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
+        self.stem = [self.patch_embed]
+        self.stage_modules = [
+            [self.layers[i]] + ([getattr(self, f'norm{i}')] if i in self.out_indices
+                                else []) for i in range(len(self.layers))]
+        self._freeze()
+
+    def forward(self, x):
+        x, hw_shape = self.patch_embed(x)
+        x = self.pos_drop(x)
+        outs = []
+        for i, stage in enumerate(self.layers):
+            for block in stage.blocks:
+                x = self.run_block(block, x, hw_shape)
+            if i in self.out_indices:
+                outs.append(to_map(getattr(self, f'norm{i}')(x), hw_shape))
+            if stage.downsample is not None:
+                x, hw_shape = stage.downsample(x, hw_shape)
+        return tuple(outs)
+
+
+__all__ = ['BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
            'as_stage_list', 'as_shape_list', 'check_heads', 'parse_attn_type',
            'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES']

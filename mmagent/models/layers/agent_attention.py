@@ -305,7 +305,11 @@ class AgentAttention(BaseModule):
                 return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 
             q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-            agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
+            if cpu_kernels.scratch_masks_apply(x, needs_grad):
+                agent_mask, token_mask = cpu_kernels.masks_into_scratch(
+                    self.bias_grid((height, width), q_h.dtype), self.agent_resize)
+            else:
+                agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
             # Aggregation: the agents read every token.
             agent_v = F.scaled_dot_product_attention(
                 a_h, k_h, v_h, attn_mask=agent_mask, dropout_p=drop, scale=self.scale)
