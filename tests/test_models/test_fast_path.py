@@ -188,3 +188,23 @@ def test_default_training_path_is_sdpa_and_gives_the_bias_gradients():
     for a, b in zip(torch.autograd.grad(out.square().sum(), params),
                     torch.autograd.grad(ref.square().sum(), params)):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_bias_caches_of_all_layers_stay_within_the_budget(monkeypatch):
+    from mmagent.models.layers import agent_attention as aa
+    layers = [AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)).eval()
+              for _ in range(3)]
+    x = torch.randn(1, 20 * 30, 32)
+    entry = 2 * 2 * 9 * 600 * 4  # (2h, a, N) float32
+    monkeypatch.setattr(aa, 'BIAS_CACHE_BUDGET', 2 * entry)
+    monkeypatch.setattr(aa, '_CACHE_HOLDERS', aa.weakref.WeakSet())  # other tests' layers
+    with torch.no_grad():
+        outs = [m(x, (20, 30)) for m in layers]
+        assert [m._bias_cache is not None for m in layers] == [True, True, False]
+        # the layer over budget recomputes: same result, still no entry
+        torch.testing.assert_close(layers[2](x, (20, 30)), outs[2])
+        assert layers[2]._bias_cache is None
+        # a freed entry (train() drops it) makes room again
+        layers[0].train().eval()
+        layers[2](x, (20, 30))
+        assert layers[2]._bias_cache is not None

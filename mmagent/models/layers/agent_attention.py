@@ -9,6 +9,8 @@ This module is the one implementation of the operation in mmagent; Agent-PVT and
 Agent-Swin both use it. Parameter names and shapes follow the published checkpoints.
 """
 import math
+import os
+import weakref
 
 import torch
 import torch.nn as nn
@@ -19,8 +21,23 @@ from mmengine.model.weight_init import trunc_normal_
 from mmagent.registry import MODELS
 from . import cpu_kernels
 
-__all__ = ['AgentAttention', 'agent_attention_biases', 'bias_grid', 'bilinear_matrix',
-           'check_agent_shape']
+__all__ = ['AgentAttention', 'agent_attention_biases', 'bias_grid', 'agent_side',
+           'token_side', 'bilinear_matrix',
+           'check_agent_shape', 'BIAS_CACHE_BUDGET']
+
+#: Bytes all AgentAttention layers together may keep in their eval bias caches
+#: (``MMAGENT_BIAS_CACHE_MB``, default 64). Layers cache first come, first served; a
+#: layer whose entry would pass the budget recomputes its biases on every call instead.
+#: Measured (README): with 64 MB, Agent-Swin-T eval at 800x1344 stays within the memory
+#: of mmdet's Swin-T; unbounded, the cache alone held ~174 MB there.
+BIAS_CACHE_BUDGET = int(float(os.environ.get('MMAGENT_BIAS_CACHE_MB', 64)) * 2**20)
+_CACHE_HOLDERS = weakref.WeakSet()
+
+
+def _cached_bytes(exclude):
+    return sum(m._bias_cache[1].numel() * m._bias_cache[1].element_size()
+               for m in list(_CACHE_HOLDERS)
+               if m is not exclude and m._bias_cache is not None)
 
 
 def check_agent_shape(value, name='downstream_agent_shape'):
@@ -80,20 +97,28 @@ def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
     return grid.flatten(2)
 
 
-def grid_to_biases(grid, resize):
-    """(2h, a, N) from :func:`bias_grid` and the (n, a) agent-grid resize matrix ->
-    ``agent_bias`` (h, n, N) and ``token_bias`` (h, N, n), both contiguous.
+def agent_side(grid, resize):
+    """(h, n, N) agent-side bias from :func:`bias_grid`'s (2h, a, N) and the (n, a)
+    agent-grid resize matrix: ``R @ G[:h]``.
 
-    The spec's agent-grid resize (a bilinear resize over N channels) is one product
-    with the matrix of the same bilinear weights, taken as ``R @ G`` for the agent side
-    and ``G^T @ R^T`` for the token side, so each bias comes out in the layout attention
-    reads, without a large transpose.
+    The spec's agent-grid resize (a bilinear resize over N channels) is one product with
+    the matrix of the same bilinear weights, taken on the side that gives each bias in
+    the layout attention reads, without a large transpose.
     """
     heads = grid.shape[0] // 2
+    return torch.matmul(resize.to(device=grid.device, dtype=grid.dtype), grid[:heads])
+
+
+def token_side(grid, resize):
+    """(h, N, n) token-side bias: ``G[h:]^T @ R^T`` (see :func:`agent_side`)."""
+    heads = grid.shape[0] // 2
     resize = resize.to(device=grid.device, dtype=grid.dtype)
-    agent_bias = torch.matmul(resize, grid[:heads])  # (h, n, N)
-    token_bias = torch.matmul(grid[heads:].transpose(1, 2), resize.t())  # (h, N, n)
-    return agent_bias, token_bias
+    return torch.matmul(grid[heads:].transpose(1, 2), resize.t())
+
+
+def grid_to_biases(grid, resize):
+    """``(agent_side (h, n, N), token_side (h, N, n))``, both contiguous."""
+    return agent_side(grid, resize), token_side(grid, resize)
 
 
 def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
@@ -145,7 +170,8 @@ class AgentAttention(BaseModule):
             last (H, W) resized to the map (before the agent-grid resize, which is
             one small product per call) and reuse them. The entry is (2h, a, N): a/n
             of the masks' size (1/9 to 1/4 for the published geometry), so the cache
-            adds a fraction of one layer's masks per layer. Dropped by ``train()``,
+            adds a fraction of one layer's masks per layer, and all layers together
+            keep at most :data:`BIAS_CACHE_BUDGET` bytes. Dropped by ``train()``,
             ``load_state_dict``, ``.to()`` and dtype changes; after editing the bias
             parameters in place in eval mode call :meth:`clear_bias_cache`.
             Defaults to True.
@@ -253,7 +279,11 @@ class AgentAttention(BaseModule):
             if self._bias_cache is not None and self._bias_cache[0] == key:
                 return self._bias_cache[1]
         grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
-        self._bias_cache = (key, grid) if use_cache else None
+        self._bias_cache = None
+        if use_cache and (_cached_bytes(self) + grid.numel() * grid.element_size()
+                          <= BIAS_CACHE_BUDGET):
+            self._bias_cache = (key, grid)
+            _CACHE_HOLDERS.add(self)
         return grid
 
     def attention_masks(self, hw_shape, dtype):
@@ -305,17 +335,23 @@ class AgentAttention(BaseModule):
                 return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 
             q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
+            grid = self.bias_grid((height, width), q_h.dtype)
+            # Each mask is built right before its step and freed after it: the two
+            # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
             if cpu_kernels.scratch_masks_apply(x, needs_grad):
-                agent_mask, token_mask = cpu_kernels.masks_into_scratch(
-                    self.bias_grid((height, width), q_h.dtype), self.agent_resize)
+                def mask(side):
+                    return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
             else:
-                agent_mask, token_mask = self.attention_masks((height, width), q_h.dtype)
+                def mask(side):
+                    return side(grid, self.agent_resize).unsqueeze(0)
             # Aggregation: the agents read every token.
             agent_v = F.scaled_dot_product_attention(
-                a_h, k_h, v_h, attn_mask=agent_mask, dropout_p=drop, scale=self.scale)
+                a_h, k_h, v_h, attn_mask=mask(agent_side), dropout_p=drop,
+                scale=self.scale)
             # Broadcast: every token reads the agents.
             out = F.scaled_dot_product_attention(
-                q_h, a_h, agent_v, attn_mask=token_mask, dropout_p=drop, scale=self.scale)
+                q_h, a_h, agent_v, attn_mask=mask(token_side), dropout_p=drop,
+                scale=self.scale)
             out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
         # Diversity restoration: depthwise conv on V viewed as an image. V is dense
         # (B, N, C), so the view is a channels-last map: no copy either way.

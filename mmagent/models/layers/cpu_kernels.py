@@ -14,8 +14,8 @@ on a 2-core VM writing GELU into a fresh 64 MB tensor took 51 ms, into a reused 
 * :class:`ChunkedMlpFunction` / :func:`chunked_mlp_forward`: the MLP in row chunks,
   keeping only its input and fc1's output for backward and recomputing GELU; inference
   makes no hidden-sized tensor at all;
-* :func:`masks_into_scratch`: in inference, the agent-attention masks of a call (one
-  small product each from the cached map-sized biases) written into reused buffers;
+* :func:`mask_into_scratch`: in inference, each agent-attention mask of a call (one
+  small product from the cached map-sized biases) written into a reused buffer;
 * :func:`scratch`: reused buffers for temporaries that die inside one call.
 
 The switch: ``MMAGENT_CPU_KERNELS=1`` in the environment, or :func:`set_cpu_kernels`
@@ -34,7 +34,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 __all__ = ['set_cpu_kernels', 'cpu_kernels_enabled', 'attention_kernel_applies',
-           'mlp_kernel_path', 'scratch_masks_apply', 'masks_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
+           'mlp_kernel_path', 'scratch_masks_apply', 'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
            'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling']
 
 _state = {'enabled': os.environ.get('MMAGENT_CPU_KERNELS', '0') == '1'}
@@ -84,18 +84,22 @@ def scratch_masks_apply(x, needs_grad):
     return not needs_grad and _eligible(x)
 
 
-def masks_into_scratch(grid, resize):
-    """:func:`~mmagent.models.layers.agent_attention.grid_to_biases` written into
-    scratch slots 2 and 3, as 4-D SDPA masks (1, h, n, N) and (1, h, N, n). Valid until
-    the next call: inference only (nothing keeps them for backward)."""
-    heads = grid.shape[0] // 2
-    n, num_tokens = resize.shape[0], grid.shape[-1]
+def mask_into_scratch(side, grid, resize):
+    """One agent-attention mask of a call (``side`` is ``agent_side`` or
+    ``token_side`` of :mod:`~mmagent.models.layers.agent_attention`) as a 4-D SDPA mask
+    written into scratch slot 2. Valid until the slot's next use: the caller consumes it
+    before building the other side's mask (inference only, nothing keeps it)."""
+    heads, num_tokens = grid.shape[0] // 2, grid.shape[-1]
+    n = resize.shape[0]
+    shape = (heads, n, num_tokens) if side.__name__ == 'agent_side' else (
+        heads, num_tokens, n)
     resize = resize.to(dtype=grid.dtype)
-    agent = torch.matmul(resize, grid[:heads],
-                         out=scratch(2, (heads, n, num_tokens), grid))
-    token = torch.matmul(grid[heads:].transpose(1, 2), resize.t(),
-                         out=scratch(3, (heads, num_tokens, n), grid))
-    return agent.unsqueeze(0), token.unsqueeze(0)
+    if side.__name__ == 'agent_side':
+        out = torch.matmul(resize, grid[:heads], out=scratch(2, shape, grid))
+    else:
+        out = torch.matmul(grid[heads:].transpose(1, 2), resize.t(),
+                           out=scratch(2, shape, grid))
+    return out.unsqueeze(0)
 
 
 def mlp_kernel_path(mlp, x):
