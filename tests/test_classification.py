@@ -14,6 +14,21 @@ from mmagent.testing import published_classification_state
 from tests.conftest import ROOT
 from tests.reference_classifiers import agent_pvt_logits, agent_swin_logits
 
+def mlla_logits(sd, x, arch):
+    """MLLA's classifier: the backbone with the literal rendering of its attention
+    (tests/reference_mlla.py), the final LayerNorm, mean pooling and the head."""
+    import torch.nn.functional as F
+    from mmagent.models import MLLA
+    from tests.reference_mlla import use_mlla_reference
+    m = MLLA(arch=arch, out_indices=(3, ), drop_path_rate=0.).eval()
+    own = {k: v for k, v in sd.items() if k.split('.')[0] in ('patch_embed', 'layers')
+           and not k.endswith('rope.rotations')}
+    own.update({'norm3.weight': sd['norm.weight'], 'norm3.bias': sd['norm.bias']})
+    m.load_state_dict(own)
+    (feat, ) = use_mlla_reference(m)(x)
+    return F.linear(feat.mean((2, 3)), sd['head.weight'], sd['head.bias'])
+
+
 # zoo name, collection, reference classifier, input size
 CASES = [
     ('agent_pvt_t_in1k', 'Agent-PVT', lambda sd, x: agent_pvt_logits(sd, x, [2, 2, 2, 2]),
@@ -23,6 +38,7 @@ CASES = [
     ('agent_swin_s_288_in1k', 'Agent-Swin',
      lambda sd, x: agent_swin_logits(sd, x, [2, 2, 18, 2], [3, 6, 12, 24], 'AABB',
                                      window=9), 288),
+    ('mlla_t_in1k', 'MLLA', lambda sd, x: mlla_logits(sd, x, 'tiny'), 224),
 ]
 
 
@@ -46,6 +62,9 @@ def published_weights(classifier):
                     getattr(m, n).normal_(0, 0.5)
             elif hasattr(m, 'relative_position_bias_table'):
                 m.relative_position_bias_table.normal_(0, 0.5)
+            elif isinstance(m, torch.nn.BatchNorm2d):  # MLLA: non-trivial statistics
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
     state = published_classification_state(backbone)
     if 'norm.weight' in state:
         state['norm.weight'] = torch.rand_like(state['norm.weight']) + 0.5

@@ -32,7 +32,7 @@ def test_config_builds_with_published_parameter_count(config):
     cfg = Config.fromfile(osp.join(ROOT, config))
     assert cfg.custom_imports['imports'] == ['mmagent']
     assert cfg.model.backbone.type.startswith('mmagent.')
-    assert cfg.model.backbone.init_cfg.checkpoint.startswith('mmagent://agent_')
+    assert cfg.model.backbone.init_cfg.checkpoint.startswith('mmagent://')
     model, n = _count(cfg)
     published = float(entry.params.rstrip('M'))
     # model_zoo.md rounds to whole millions; UperNet + Agent-Swin-B builds 121.6M
@@ -67,3 +67,22 @@ def test_recipes_follow_model_zoo():
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'retinanet_agent_pvt_l.py'))
     assert cfg.model.backbone.drop_path_rate == 0.3
     assert cfg.optim_wrapper.optimizer.lr == 1e-4
+
+
+def test_mlla_recipes_follow_the_authors():
+    """AdamW 1e-4 / wd 0.05 with DETR-style multi-scale + crop even at 1x; drop path 0.1
+    at 1x and 0.3 at 3x; UperNet-B: AdamW 6e-5 / wd 0.01, 1500 warm-up iterations,
+    drop path 0.5."""
+    for name, epochs, dpr in (('maskrcnn_mlla_t.py', 12, 0.1), ('maskrcnn_mlla_s_3x.py', 36, 0.3),
+                              ('maskrcnn_mlla_b.py', 12, 0.1)):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+        assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+        assert cfg.optim_wrapper.optimizer.lr == 1e-4
+        assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
+        assert cfg.train_cfg.max_epochs == epochs, name
+        assert cfg.model.backbone.drop_path_rate == dpr, name
+        assert any(t.type == 'RandomChoice' for t in cfg.train_dataloader.dataset.pipeline)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upernet_mlla_b.py'))
+    assert cfg.optim_wrapper.optimizer.lr == 6e-5
+    assert cfg.optim_wrapper.optimizer.weight_decay == 0.01
+    assert cfg.param_scheduler[0].end == 1500 and cfg.model.backbone.drop_path_rate == 0.5

@@ -1,4 +1,4 @@
-from .backbones import AgentPVT, AgentSwinTransformer
+from .backbones import MLLA, AgentPVT, AgentSwinTransformer
 from .layers import AgentAttention
 
-__all__ = ['AgentAttention', 'AgentPVT', 'AgentSwinTransformer']
+__all__ = ["AgentAttention", "AgentPVT", "AgentSwinTransformer", "MLLA"]

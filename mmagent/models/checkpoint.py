@@ -4,8 +4,9 @@ import re
 
 __all__ = ['unwrap_state_dict', 'clean_state_dict', 'DERIVED_BUFFERS']
 
-#: buffers the authors' Swin-style modules saved but mmagent rebuilds from the geometry
-DERIVED_BUFFERS = re.compile(r'(^|\.)(relative_position_index|attn_mask)$')
+#: buffers the authors' modules saved but mmagent derives from the geometry of the
+#: actual input: Swin's relative-position index and shift mask, MLLA's RoPE table
+DERIVED_BUFFERS = re.compile(r'(^|\.)(relative_position_index|attn_mask|rope\.rotations)$')
 
 
 def unwrap_state_dict(ckpt, source='checkpoint'):

@@ -8,15 +8,16 @@ maps every key without having the real (unreachable) files.
 """
 import torch
 
-from mmagent.models import AgentSwinTransformer
+from mmagent.models.backbones.base import SwinLayoutBackbone
 
 
 def published_classification_state(backbone, num_classes=1000):
     """The state dict an authors' ImageNet checkpoint of ``backbone`` would hold."""
     state = {k: v.clone() for k, v in backbone.state_dict().items()}
     c = backbone.embed_dims[-1]
-    if isinstance(backbone, AgentSwinTransformer):
-        # Classification Swin has one final norm and no per-stage output norms.
+    if isinstance(backbone, SwinLayoutBackbone):
+        # Swin-layout classifiers (Agent-Swin, MLLA) have one final norm and no
+        # per-stage output norms.
         for k in [k for k in state if k.split('.')[0] in ('norm0', 'norm1', 'norm2',
                                                            'norm3')]:
             del state[k]
@@ -30,12 +31,19 @@ def published_classification_state(backbone, num_classes=1000):
 
 
 def _window_buffers(model, prefix=''):
-    """The relative-position index buffers the authors' Swin saved in state dicts."""
+    """The derived buffers the authors' modules saved in state dicts: Swin's
+    relative-position index, and MLLA's RoPE table at the 224 px pretraining maps
+    (56, 28, 14, 7), shaped (H, W, C/2, 2)."""
+    from mmagent.models.backbones.mlla import LinearAttention
     out = {}
     for name, module in model.named_modules():
         index = getattr(module, 'relative_position_index', None)
         if index is not None:
             out[f'{prefix}{name}.relative_position_index'] = index.clone()
+        if isinstance(module, LinearAttention):
+            stage = int(name.split('layers.')[1].split('.')[0])
+            side, c = 56 >> stage, module.qk.weight.shape[1]
+            out[f'{prefix}{name}.rope.rotations'] = torch.randn(side, side, c // 2, 2)
     return out
 
 

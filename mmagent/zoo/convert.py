@@ -90,13 +90,17 @@ def _imagenet_classes():
     return tuple(IMAGENET_CATEGORIES)
 
 
+#: families whose classifier's final ``norm`` is the backbone's last output norm
+FINAL_NORM_IS_NORM3 = ('Agent-Swin', 'MLLA')
+
+
 def to_mmpretrain(state, collection):
     """ImageNet weights (timm layout) -> mmpretrain ImageClassifier keys."""
     out = {}
     for k, v in state.items():
         if k.startswith('head.'):
             out['head.fc.' + k[5:]] = v
-        elif k.startswith('norm.') and collection == 'Agent-Swin':
+        elif k.startswith('norm.') and collection in FINAL_NORM_IS_NORM3:
             out['backbone.norm3.' + k[5:]] = v
         else:
             out['backbone.' + k] = v

@@ -31,6 +31,8 @@ CASES = [
      "depths=[2, 2, 2, 2], "),
     ('upernet_agent_swin_t.py', 'seg', 'upernet', "depths=[2, 2, 2, 2], "),
     ('fpn_agent_pvt_t.py', 'seg', 'fpn', ''),
+    ('maskrcnn_mlla_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
+    ('upernet_mlla_b.py', 'seg', 'upernet', "depths=[1, 1, 1, 1], "),
 ]
 
 

@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 
 from mmagent import zoo
-from mmagent.models import AgentPVT, AgentSwinTransformer
+from mmagent.models import MLLA, AgentPVT, AgentSwinTransformer
 from mmagent.testing import published_classification_state, published_downstream_checkpoint
 from tests.conftest import ROOT
 
@@ -29,6 +29,8 @@ CASES = [
     ('cascade_maskrcnn_agent_swin_t_3x.py', 'mmdet2', dict(depths=[2, 2, 2, 2])),
     ('upernet_agent_swin_t.py', 'mmseg0', dict(depths=[2, 2, 2, 2])),
     ('fpn_agent_pvt_t.py', 'mmseg0', {}),
+    ('maskrcnn_mlla_t_3x.py', 'mmdet2', dict(depths=[1, 1, 1, 1])),
+    ('upernet_mlla_b.py', 'mmseg0', dict(depths=[1, 1, 1, 1])),
 ]
 
 
@@ -40,10 +42,13 @@ def test_downstream_weights_convert_with_no_missing_or_unexpected_keys(
     ckpt = published_downstream_checkpoint(published, layout, half=True)
     assert any(k.endswith('relative_position_index') for k in ckpt['state_dict']) == \
         ('swin' in config)
+    assert any(k.endswith('rope.rotations') for k in ckpt['state_dict']) == \
+        ('mlla' in config)
     src = tmp_path / 'published.pth'
     torch.save(ckpt, src)
     zoo_env('model_under_test', str(src), layout=layout,
-            collection='Agent-Swin' if 'swin' in config else 'Agent-PVT')
+            collection='MLLA' if 'mlla' in config else (
+                'Agent-Swin' if 'swin' in config else 'Agent-PVT'))
     converted = torch.load(zoo.fetch('model_under_test', progress=False),
                            weights_only=True)
     assert converted['meta']['dataset_meta']['classes'][:2] == ('class_0', 'class_1')
@@ -83,11 +88,12 @@ def test_mmagent_scheme_in_a_config_resolves_downloads_and_loads(zoo_env, tmp_pa
 
 
 @pytest.mark.parametrize('cls,collection', [(AgentPVT, 'Agent-PVT'),
-                                            (AgentSwinTransformer, 'Agent-Swin')])
+                                            (AgentSwinTransformer, 'Agent-Swin'),
+                                            (MLLA, 'MLLA')])
 def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, tmp_path):
     """mmpretrain's ImageClassifier = backbone.* + GlobalAveragePooling (no weights) +
-    LinearClsHead (head.fc.*); its models cannot be imported here (torchvision), so the
-    mapping is checked against the backbone built with the classifier's settings."""
+    LinearClsHead (head.fc.*): the converted keys are exactly those (whole classifiers
+    are loaded and compared in tests/test_classification.py)."""
     src = cls(arch='tiny', out_indices=(3, ))
     state = published_classification_state(src)
     torch.save({'model': state}, tmp_path / 'in1k.pth')

@@ -149,7 +149,9 @@ def test_download_tool_list_and_sha256(zoo_env, tmp_path):
 
 def test_real_index_lists_every_published_result():
     index = zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml'))
-    assert len(index) == 39  # 36 results + 3 higher-resolution ImageNet variants
+    # 36 Agent Attention results + 3 higher-resolution ImageNet variants + 9 MLLA files
+    assert len(index) == 48
+    assert sum(e.collection == "MLLA" and e.published for e in index.values()) == 9
     for e in index.values():
         assert e.file_name.endswith('.pth') and e.sha256 is None or len(e.sha256) == 64
         if e.config:

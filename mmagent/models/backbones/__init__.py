@@ -1,4 +1,5 @@
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
+from .mlla import MLLA
 
-__all__ = ['AgentPVT', 'AgentSwinTransformer']
+__all__ = ['AgentPVT', 'AgentSwinTransformer', 'MLLA']
