@@ -52,6 +52,7 @@ def run(image, config, weights, out_dir='outputs', device='cpu', score_thr=0.3, 
     top = None
     if scope == 'mmpretrain':
         inferencer = Inferencer(model=cfg, pretrained=weights, device=device)
+        os.makedirs(osp.join(out_dir, 'vis'), exist_ok=True)  # it writes, not creates
         (result, ) = inferencer(image, show_dir=osp.join(out_dir, 'vis'))
         top = top_classes(result['pred_scores'], inferencer.classes, topk)
     else:
