@@ -100,17 +100,12 @@ class AgentPVT(BaseBackbone):
                  attn_type=None,
                  agent_num=None,
                  downstream_agent_shapes=None,
-                 out_indices=(0, 1, 2, 3),
                  qkv_bias=True,
                  drop_rate=0.,
                  attn_drop_rate=0.,
                  drop_path_rate=0.1,
-                 frozen_stages=-1,
-                 norm_eval=False,
-                 with_cp=False,
-                 init_cfg=None):
-        super().__init__(out_indices=out_indices, frozen_stages=frozen_stages,
-                         norm_eval=norm_eval, with_cp=with_cp, init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(**kwargs)  # out_indices, frozen_stages, norm_eval, with_cp, init_cfg
         cfg = self.resolve_arch(
             arch, embed_dims=embed_dims, depths=depths, num_heads=num_heads,
             mlp_ratios=mlp_ratios, sr_ratios=sr_ratios, attn_type=attn_type,
