@@ -21,7 +21,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmagent.registry import MODELS
 from . import cpu_kernels
 
-__all__ = ['AgentAttention', 'agent_attention_biases', 'bias_grid', 'agent_side',
+__all__ = ['AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid', 'agent_side',
            'token_side', 'bilinear_matrix',
            'check_agent_shape', 'BIAS_CACHE_BUDGET']
 
@@ -145,8 +145,163 @@ def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
     return grid_to_biases(grid, resize)
 
 
+class AgentAttentionCore(BaseModule):
+    """The agent-attention step without projections: the six agent biases, their eval
+    cache and :meth:`attend`, which maps q, k, v (B, L, C) to the attended tokens.
+
+    Families whose blocks own the q/k/v and output projections (Agent-CSwin) build on
+    this directly; :class:`AgentAttention` adds them for Agent-PVT, Agent-Swin and
+    Agent-DeiT. ``num_prefix_tokens`` leading tokens (a class token) take part in both
+    steps but are not pooled into agents; a subclass gives them biases by overriding
+    :meth:`side_bias`.
+
+    Args: see :class:`AgentAttention` (``num_heads``, ``agent_num``, ``pretrain_hw``,
+    ``downstream_agent_shape``, ``cache_biases``, ``init_cfg``).
+    """
+    num_prefix_tokens = 0
+
+    def __init__(self,
+                 num_heads,
+                 agent_num=49,
+                 pretrain_hw=(7, 7),
+                 downstream_agent_shape=None,
+                 cache_biases=True,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if (not isinstance(agent_num, int) or agent_num <= 0
+                or math.isqrt(agent_num) ** 2 != agent_num):
+            raise ValueError(f'agent_num must be a perfect square (4, 9, 16, 49, ...), '
+                             f'got {agent_num!r}')
+        pool = math.isqrt(agent_num)
+        self.num_heads = num_heads
+        self.agent_num = agent_num
+        self.pretrain_hw = check_agent_shape(pretrain_hw, 'pretrain_hw')
+        self.agent_shape = check_agent_shape(
+            (pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
+        self.cache_biases = cache_biases
+
+        r0, r1 = self.pretrain_hw
+        h, a = num_heads, agent_num
+        self.an_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
+        self.na_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
+        self.ah_bias = nn.Parameter(torch.zeros(1, h, a, r0, 1))
+        self.aw_bias = nn.Parameter(torch.zeros(1, h, a, 1, r1))
+        self.ha_bias = nn.Parameter(torch.zeros(1, h, r0, 1, a))
+        self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r1, a))
+        for name in self.bias_names:
+            trunc_normal_(getattr(self, name), std=.02)
+        # Fixed by the pool and the agent grid: built once, moves with the module,
+        # not stored in checkpoints.
+        self.register_buffer('agent_resize', agent_resize_matrix(pool, self.agent_shape),
+                             persistent=False)
+        self._bias_cache = None
+        self.register_load_state_dict_post_hook(
+            lambda module, incompatible: module.clear_bias_cache())
+
+    bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
+
+    def clear_bias_cache(self):
+        self._bias_cache = None
+
+    def train(self, mode=True):
+        self.clear_bias_cache()  # training changes the biases
+        return super().train(mode)
+
+    def biases(self, hw_shape):
+        """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
+        return grid_to_biases(self.bias_grid(hw_shape, self.an_bias.dtype),
+                              self.agent_resize)
+
+    def bias_grid(self, hw_shape, dtype):
+        """:func:`bias_grid` of this layer's parameters in ``dtype``; cached in eval
+        mode without gradients (see ``cache_biases``)."""
+        params = [getattr(self, n) for n in self.bias_names]
+        use_cache = (self.cache_biases and not self.training
+                     and not cpu_kernels.is_compiling()
+                     and not (torch.is_grad_enabled()
+                              and any(p.requires_grad for p in params)))
+        if use_cache:
+            key = (tuple(hw_shape), dtype, params[0].device,
+                   tuple(p.data_ptr() for p in params))
+            if self._bias_cache is not None and self._bias_cache[0] == key:
+                return self._bias_cache[1]
+        grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
+        self._bias_cache = None
+        if use_cache and (_cached_bytes(self) + grid.numel() * grid.element_size()
+                          <= BIAS_CACHE_BUDGET):
+            self._bias_cache = (key, grid)
+            _CACHE_HOLDERS.add(self)
+        return grid
+
+    def side_bias(self, side, grid):
+        """One step's bias, 3-D: :func:`agent_side` (h, n, L) or :func:`token_side`
+        (h, L, n) of ``grid``. Subclasses with prefix tokens add their rows here."""
+        return side(grid, self.agent_resize)
+
+    def attention_masks(self, hw_shape, dtype):
+        """The biases as SDPA masks: 4-D (1, h, n, L) and (1, h, L, n), contiguous, in
+        ``dtype``, differentiable; one per call and shape, shared by the whole batch.
+        (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
+        grid = self.bias_grid(hw_shape, dtype)
+        return (self.side_bias(agent_side, grid).unsqueeze(0),
+                self.side_bias(token_side, grid).unsqueeze(0))
+
+    def attend(self, q, k, v, hw_shape, scale, attn_drop=0., needs_grad=None):
+        """Both steps of agent attention on q, k, v (B, L, C), heads on the channel
+        axis, L = prefix tokens + H * W (row-major); returns (B, L, C).
+
+        Agents are the queries average-pooled over the map to the agent grid; they read
+        every token (aggregation), then every token reads them (broadcast).
+        """
+        batch, length, channels = q.shape
+        height, width = hw_shape
+        prefix = self.num_prefix_tokens
+        if length != prefix + height * width:
+            raise ValueError(f'{type(self).__name__} got {length} tokens for a map of '
+                             f'{height}x{width}' + (f' and {prefix} prefix tokens'
+                                                    if prefix else ''))
+        heads = self.num_heads
+        head_dims = channels // heads
+        # Agents: average-pool the queries over the map (channels-last view, no copy).
+        agents = F.adaptive_avg_pool2d(
+            q[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2),
+            self.agent_shape)
+        agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
+
+        drop = attn_drop if self.training else 0.
+        if needs_grad is None:
+            needs_grad = torch.is_grad_enabled() and (
+                q.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if cpu_kernels.attention_kernel_applies(q, needs_grad, drop):
+            grid = self.bias_grid((height, width), self.an_bias.dtype)
+            return cpu_kernels.AgentAttentionFunction.apply(
+                q, k, v, agents, self.side_bias(agent_side, grid),
+                self.side_bias(token_side, grid), heads, scale)
+
+        def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
+            return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
+
+        q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
+        grid = self.bias_grid((height, width), q_h.dtype)
+        # Each mask is built right before its step and freed after it: the two
+        # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
+        if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad):
+            def mask(side):
+                return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
+        else:
+            def mask(side):
+                return self.side_bias(side, grid).unsqueeze(0)
+        # Aggregation: the agents read every token.
+        agent_v = F.scaled_dot_product_attention(
+            a_h, k_h, v_h, attn_mask=mask(agent_side), dropout_p=drop, scale=scale)
+        # Broadcast: every token reads the agents.
+        out = F.scaled_dot_product_attention(
+            q_h, a_h, agent_v, attn_mask=mask(token_side), dropout_p=drop, scale=scale)
+        return out.transpose(1, 2).reshape(batch, length, channels)
+
+
 @MODELS.register_module()
-class AgentAttention(BaseModule):
+class AgentAttention(AgentAttentionCore):
     """Agent attention over a whole H x W token map.
 
     Args:
@@ -195,27 +350,18 @@ class AgentAttention(BaseModule):
                  kernel_size=3,
                  cache_biases=True,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
         if num_heads <= 0 or embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
                              f'num_heads ({num_heads})')
-        if (not isinstance(agent_num, int) or agent_num <= 0
-                or math.isqrt(agent_num) ** 2 != agent_num):
-            raise ValueError(f'agent_num must be a perfect square (4, 9, 16, 49, ...), '
-                             f'got {agent_num!r}')
         if qkv_layout not in ('qkv', 'q_kv'):
             raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
-        pool = math.isqrt(agent_num)
+        super().__init__(num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
+                         downstream_agent_shape=downstream_agent_shape,
+                         cache_biases=cache_biases, init_cfg=init_cfg)
         self.embed_dims = embed_dims
-        self.num_heads = num_heads
         self.head_dims = embed_dims // num_heads
         self.scale = qk_scale or self.head_dims ** -0.5
-        self.agent_num = agent_num
-        self.pretrain_hw = check_agent_shape(pretrain_hw, 'pretrain_hw')
-        self.agent_shape = check_agent_shape(
-            (pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
         self.qkv_layout = qkv_layout
-        self.cache_biases = cache_biases
 
         if qkv_layout == 'qkv':
             self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
@@ -228,71 +374,10 @@ class AgentAttention(BaseModule):
         self.dwc = nn.Conv2d(embed_dims, embed_dims, kernel_size,
                              padding=kernel_size // 2, groups=embed_dims)
 
-        r0, r1 = self.pretrain_hw
-        h, a = num_heads, agent_num
-        self.an_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
-        self.na_bias = nn.Parameter(torch.zeros(h, a, 7, 7))
-        self.ah_bias = nn.Parameter(torch.zeros(1, h, a, r0, 1))
-        self.aw_bias = nn.Parameter(torch.zeros(1, h, a, 1, r1))
-        self.ha_bias = nn.Parameter(torch.zeros(1, h, r0, 1, a))
-        self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r1, a))
-        for name in self.bias_names:
-            trunc_normal_(getattr(self, name), std=.02)
-        # Fixed by the pool and the agent grid: built once, moves with the module,
-        # not stored in checkpoints.
-        self.register_buffer('agent_resize', agent_resize_matrix(pool, self.agent_shape),
-                             persistent=False)
-        self._bias_cache = None
-        self.register_load_state_dict_post_hook(
-            lambda module, incompatible: module.clear_bias_cache())
-
-    bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
-
     def extra_repr(self):
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
                 f'agent_num={self.agent_num}, agent_shape={self.agent_shape}, '
                 f'pretrain_hw={self.pretrain_hw}')
-
-    def clear_bias_cache(self):
-        self._bias_cache = None
-
-    def train(self, mode=True):
-        self.clear_bias_cache()  # training changes the biases
-        return super().train(mode)
-
-    def biases(self, hw_shape):
-        """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
-        return grid_to_biases(self.bias_grid(hw_shape, self.an_bias.dtype),
-                              self.agent_resize)
-
-    def bias_grid(self, hw_shape, dtype):
-        """:func:`bias_grid` of this layer's parameters in ``dtype``; cached in eval
-        mode without gradients (see ``cache_biases``)."""
-        params = [getattr(self, n) for n in self.bias_names]
-        use_cache = (self.cache_biases and not self.training
-                     and not cpu_kernels.is_compiling()
-                     and not (torch.is_grad_enabled()
-                              and any(p.requires_grad for p in params)))
-        if use_cache:
-            key = (tuple(hw_shape), dtype, params[0].device,
-                   tuple(p.data_ptr() for p in params))
-            if self._bias_cache is not None and self._bias_cache[0] == key:
-                return self._bias_cache[1]
-        grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
-        self._bias_cache = None
-        if use_cache and (_cached_bytes(self) + grid.numel() * grid.element_size()
-                          <= BIAS_CACHE_BUDGET):
-            self._bias_cache = (key, grid)
-            _CACHE_HOLDERS.add(self)
-        return grid
-
-    def attention_masks(self, hw_shape, dtype):
-        """The biases as SDPA masks: 4-D (1, h, n, N) and (1, h, N, n), contiguous, in
-        ``dtype``, differentiable; one per call and shape, shared by the whole batch.
-        (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
-        agent_bias, token_bias = grid_to_biases(self.bias_grid(hw_shape, dtype),
-                                                self.agent_resize)
-        return agent_bias.unsqueeze(0), token_bias.unsqueeze(0)
 
     def project_qkv(self, x):
         """q, k, v as (B, N, C). V is a product of its own (rows of the published
@@ -312,49 +397,21 @@ class AgentAttention(BaseModule):
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
         height, width = hw_shape
-        if num_tokens != height * width:
-            raise ValueError(f'AgentAttention got {num_tokens} tokens for a map of '
-                             f'{height}x{width}')
-        heads, head_dims = self.num_heads, self.head_dims
+        prefix = self.num_prefix_tokens
+        if num_tokens != prefix + height * width:
+            raise ValueError(f'{type(self).__name__} got {num_tokens} tokens for a map '
+                             f'of {height}x{width}' + (f' and {prefix} prefix tokens'
+                                                       if prefix else ''))
         q, k, v = self.project_qkv(x)
-
-        # Agents: average-pool the queries over the map (channels-last view, no copy).
-        agents = F.adaptive_avg_pool2d(
-            q.unflatten(1, (height, width)).permute(0, 3, 1, 2), self.agent_shape)
-        agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
-
-        drop = self.attn_drop if self.training else 0.
         needs_grad = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if cpu_kernels.attention_kernel_applies(x, needs_grad, drop):
-            agent_bias, token_bias = self.biases((height, width))
-            out = cpu_kernels.AgentAttentionFunction.apply(
-                q, k, v, agents, agent_bias, token_bias, heads, self.scale)
-        else:
-            def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
-                return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
-
-            q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-            grid = self.bias_grid((height, width), q_h.dtype)
-            # Each mask is built right before its step and freed after it: the two
-            # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
-            if cpu_kernels.scratch_masks_apply(x, needs_grad):
-                def mask(side):
-                    return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
-            else:
-                def mask(side):
-                    return side(grid, self.agent_resize).unsqueeze(0)
-            # Aggregation: the agents read every token.
-            agent_v = F.scaled_dot_product_attention(
-                a_h, k_h, v_h, attn_mask=mask(agent_side), dropout_p=drop,
-                scale=self.scale)
-            # Broadcast: every token reads the agents.
-            out = F.scaled_dot_product_attention(
-                q_h, a_h, agent_v, attn_mask=mask(token_side), dropout_p=drop,
-                scale=self.scale)
-            out = out.transpose(1, 2).reshape(batch, num_tokens, channels)
+        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop, needs_grad)
         # Diversity restoration: depthwise conv on V viewed as an image. V is dense
-        # (B, N, C), so the view is a channels-last map: no copy either way.
-        v_map = v.unflatten(1, (height, width)).permute(0, 3, 1, 2)
-        out = out + self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, num_tokens, channels)
+        # (B, L, C), so the view is a channels-last map: no copy either way.
+        v_map = v[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2)
+        lepe = self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        if prefix:
+            out = torch.cat([out[:, :prefix], out[:, prefix:] + lepe], dim=1)
+        else:
+            out = out + lepe
         return self.proj_drop(self.proj(out))
