@@ -1,5 +1,6 @@
 """Short literal renderings of the published ImageNet classifiers (Agent-PVT,
-Agent-Swin) as plain functions of a published-layout state dict.
+Agent-Swin, Agent-CSwin, Agent-DeiT) as plain functions of a published-layout state
+dict.
 
 Written from the paper and from what the authors' classifiers were observed to compute,
 independently of mmagent's modules: at the pretraining resolution
@@ -10,8 +11,13 @@ independently of mmagent's modules: at the pretraining resolution
 * a Swin window block whose map fits in one window uses the map as its window and does
   not shift (stage 4 at 224 px); other window blocks shift by half a window on odd
   blocks, with the -100 region mask;
-* Agent-PVT mean-pools the last stage's tokens into the head; Agent-Swin applies its
-  final LayerNorm (``norm``) first.
+* Agent-PVT mean-pools the last stage's tokens into the head; Agent-Swin and
+  Agent-CSwin apply their final LayerNorm (``norm``) first;
+* Agent-CSwin's agent stages attend over the whole map, its CSwin stages split heads
+  and channels in two halves on vertical / horizontal stripes (one whole-map branch in
+  the last stage), each with LePE, a depthwise 3x3 conv of V inside the stripe;
+* Agent-DeiT classifies its class token after the final norm; its agent blocks pool
+  agents from the patch queries only.
 
 The tests hold mmagent's mmpretrain classifiers (built from configs/classification)
 equal to these on the same weights.
@@ -34,19 +40,17 @@ def mlp(x, sd, p):
     return linear(F.gelu(linear(x, sd, p + 'fc1')), sd, p + 'fc2')
 
 
-def agent_attention(x, sd, p, heads, hw, agent_num, layout):
-    """One agent-attention layer of a classifier at its pretraining map size."""
-    b, n, c = x.shape
+def agent_core(q, k, v, sd, p, heads, hw, agent_num, conv='dwc'):
+    """Agent attention on projected q, k, v (b, L, c) at the pretraining map size; a
+    leading class token when L = 1 + H * W (Agent-DeiT: agents pooled from the patches
+    only, ``ac_bias`` / ``ca_bias`` for the class token, no conv on it)."""
+    b, n, c = q.shape
     h, w = hw
+    cls = n - h * w
     d = c // heads
     s = d ** -0.5
-    if layout == 'qkv':
-        q, k, v = linear(x, sd, p + 'qkv').chunk(3, dim=-1)
-    else:
-        q = linear(x, sd, p + 'q')
-        k, v = linear(x, sd, p + 'kv').chunk(2, dim=-1)
     pool = math.isqrt(agent_num)
-    agents = F.adaptive_avg_pool2d(q.transpose(1, 2).reshape(b, c, h, w), pool)
+    agents = F.adaptive_avg_pool2d(q[:, cls:].transpose(1, 2).reshape(b, c, h, w), pool)
     agents = agents.flatten(2).transpose(1, 2)
 
     def split(t):
@@ -54,18 +58,31 @@ def agent_attention(x, sd, p, heads, hw, agent_num, layout):
 
     qh, kh, vh, ah = split(q), split(k), split(v), split(agents)
     agent_bias = F.interpolate(sd[p + 'an_bias'], size=hw, mode='bilinear').reshape(
-        heads, agent_num, n) + (sd[p + 'ah_bias'] + sd[p + 'aw_bias']).reshape(
-            heads, agent_num, n)
+        heads, agent_num, h * w) + (sd[p + 'ah_bias'] + sd[p + 'aw_bias']).reshape(
+            heads, agent_num, h * w)
     token_bias = F.interpolate(sd[p + 'na_bias'], size=hw, mode='bilinear').reshape(
-        heads, agent_num, n).transpose(1, 2) + (sd[p + 'ha_bias'] + sd[p + 'wa_bias']
-                                                ).reshape(heads, n, agent_num)
+        heads, agent_num, h * w).transpose(1, 2) + (sd[p + 'ha_bias'] + sd[p + 'wa_bias']
+                                                    ).reshape(heads, h * w, agent_num)
+    if cls:
+        agent_bias = torch.cat([sd[p + 'ac_bias'][0], agent_bias], -1)
+        token_bias = torch.cat([sd[p + 'ca_bias'][0], token_bias], -2)
     agent_v = torch.softmax((ah * s) @ kh.transpose(-2, -1) + agent_bias, -1) @ vh
     out = torch.softmax((qh * s) @ ah.transpose(-2, -1) + token_bias, -1) @ agent_v
     out = out.transpose(1, 2).reshape(b, n, c)
-    v_map = v.transpose(1, 2).reshape(b, c, h, w)
-    out = out + F.conv2d(v_map, sd[p + 'dwc.weight'], sd[p + 'dwc.bias'], padding=1,
-                         groups=c).flatten(2).transpose(1, 2)
-    return linear(out, sd, p + 'proj')
+    v_map = v[:, cls:].transpose(1, 2).reshape(b, c, h, w)
+    lepe = F.conv2d(v_map, sd[p + conv + '.weight'], sd[p + conv + '.bias'], padding=1,
+                    groups=c).flatten(2).transpose(1, 2)
+    return torch.cat([out[:, :cls], out[:, cls:] + lepe], 1)
+
+
+def agent_attention(x, sd, p, heads, hw, agent_num, layout):
+    """One agent-attention layer of a classifier at its pretraining map size."""
+    if layout == 'qkv':
+        q, k, v = linear(x, sd, p + 'qkv').chunk(3, dim=-1)
+    else:
+        q = linear(x, sd, p + 'q')
+        k, v = linear(x, sd, p + 'kv').chunk(2, dim=-1)
+    return linear(agent_core(q, k, v, sd, p, heads, hw, agent_num), sd, p + 'proj')
 
 
 def _windows(x, ws):  # (b, h, w, c) -> (b * nW, ws * ws, c)
@@ -163,3 +180,83 @@ def agent_swin_logits(sd, x, depths, heads, attn_type, window=7,
             t = F.linear(ln(g.reshape(b, h * w, -1), sd, f'layers.{i}.downsample.norm'),
                          sd[f'layers.{i}.downsample.reduction.weight'])
     return linear(ln(t, sd, 'norm').mean(1), sd, 'head')
+
+
+def _stripes(t, hw, win):  # (b, H*W, c) -> (b * nW, wh * ww, c)
+    (h, w), (wh, ww) = hw, win
+    b, _, c = t.shape
+    return t.reshape(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(
+        -1, wh * ww, c)
+
+
+def stripe_attention(q, k, v, sd, p, heads, hw, win):
+    """CSwin attention inside ``win = (wh, ww)`` windows that tile the map, plus LePE."""
+    (h, w), (wh, ww) = hw, win
+    b, n, c = q.shape
+    d = c // heads
+    qw, kw, vw = (_stripes(t, hw, win) for t in (q, k, v))
+
+    def split(t):
+        return t.reshape(t.shape[0], -1, heads, d).transpose(1, 2)
+
+    attn = torch.softmax((split(qw) * d ** -0.5) @ split(kw).transpose(-2, -1), -1)
+    out = (attn @ split(vw)).transpose(1, 2).reshape(-1, wh * ww, c)
+    out = out + F.conv2d(vw.transpose(1, 2).reshape(-1, c, wh, ww), sd[p + 'get_v.weight'],
+                         sd[p + 'get_v.bias'], padding=1, groups=c).flatten(2).transpose(1, 2)
+    out = out.reshape(b, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
+    return out.reshape(b, n, c)
+
+
+def agent_cswin_logits(sd, x, depths, heads, split=(1, 2, 7, 7), attn_type='AABB',
+                       agent_num=(9, 16, 49, 49)):
+    """The Agent-CSwin ImageNet classifier on images ``x``."""
+    x = F.conv2d(x, sd['stage1_conv_embed.0.weight'], sd['stage1_conv_embed.0.bias'],
+                 stride=4, padding=2)
+    b, _, h, w = x.shape
+    t = ln(x.flatten(2).transpose(1, 2), sd, 'stage1_conv_embed.2')
+    for i in range(4):
+        if i:
+            g = F.conv2d(t.transpose(1, 2).reshape(b, -1, h, w), sd[f'merge{i}.conv.weight'],
+                         sd[f'merge{i}.conv.bias'], stride=2, padding=1)
+            h, w = g.shape[2:]
+            t = ln(g.flatten(2).transpose(1, 2), sd, f'merge{i}.norm')
+        for j in range(depths[i]):
+            p = f'stage{i + 1}.{j}.'
+            q, k, v = linear(ln(t, sd, p + 'norm1'), sd, p + 'qkv').chunk(3, -1)
+            if attn_type[i] == 'A':
+                y = agent_core(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), agent_num[i],
+                               conv='get_v')
+            elif i == 3 or split[i] >= h:
+                y = stripe_attention(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), (h, w))
+            else:
+                c2 = q.shape[-1] // 2
+                y = torch.cat([
+                    stripe_attention(q[..., :c2], k[..., :c2], v[..., :c2], sd,
+                                     p + 'attns.0.', heads[i] // 2, (h, w), (h, split[i])),
+                    stripe_attention(q[..., c2:], k[..., c2:], v[..., c2:], sd,
+                                     p + 'attns.1.', heads[i] // 2, (h, w), (split[i], w))],
+                    -1)
+            t = t + linear(y, sd, p + 'proj')
+            t = t + mlp(ln(t, sd, p + 'norm2'), sd, p + 'mlp.')
+    return linear(ln(t, sd, 'norm').mean(1), sd, 'head')
+
+
+def agent_deit_logits(sd, x, depth, heads, agent_layer, agent_num):
+    """The Agent-DeiT ImageNet classifier on images ``x`` (LayerNorm eps 1e-6)."""
+    x = F.conv2d(x, sd['patch_embed.proj.weight'], sd['patch_embed.proj.bias'], stride=16)
+    b, c, h, w = x.shape
+    t = torch.cat([sd['cls_token'].expand(b, -1, -1), x.flatten(2).transpose(1, 2)], 1)
+    t = t + sd['pos_embed']
+    for i in range(depth):
+        p = f'blocks.{i}.'
+        y = ln(t, sd, p + 'norm1', 1e-6)
+        if i < agent_layer:
+            y = agent_attention(y, sd, p + 'attn.', heads, (h, w), agent_num, 'qkv')
+        else:
+            q, k, v = (u.reshape(b, -1, heads, c // heads).transpose(1, 2)
+                       for u in linear(y, sd, p + 'attn.qkv').chunk(3, -1))
+            a = torch.softmax((q @ k.transpose(-2, -1)) * (c // heads) ** -0.5, -1)
+            y = linear((a @ v).transpose(1, 2).reshape(b, -1, c), sd, p + 'attn.proj')
+        t = t + y
+        t = t + mlp(ln(t, sd, p + 'norm2', 1e-6), sd, p + 'mlp.')
+    return linear(ln(t, sd, 'norm', 1e-6)[:, 0], sd, 'head')

@@ -9,10 +9,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmagent.models import AgentAttention
+from mmagent.models.layers.agent_attention import AgentAttentionCore
 from mmagent.testing import published_classification_state
 from tests.conftest import ROOT
-from tests.reference_classifiers import agent_pvt_logits, agent_swin_logits
+from tests.reference_classifiers import (agent_cswin_logits, agent_deit_logits,
+                                        agent_pvt_logits, agent_swin_logits)
 
 def mlla_logits(sd, x, arch):
     """MLLA's classifier: the backbone with the literal rendering of its attention
@@ -39,6 +40,17 @@ CASES = [
      lambda sd, x: agent_swin_logits(sd, x, [2, 2, 18, 2], [3, 6, 12, 24], 'AABB',
                                      window=9), 288),
     ('mlla_t_in1k', 'MLLA', lambda sd, x: mlla_logits(sd, x, 'tiny'), 224),
+    ('agent_cswin_t_in1k', 'Agent-CSwin',
+     lambda sd, x: agent_cswin_logits(sd, x, [2, 4, 18, 1], [2, 4, 8, 16]), 224),
+    ('agent_cswin_b_384_in1k', 'Agent-CSwin',
+     lambda sd, x: agent_cswin_logits(sd, x, [3, 6, 29, 2], [4, 8, 16, 32],
+                                      split=(1, 2, 12, 12)), 384),
+    ('agent_deit_t_in1k', 'Agent-DeiT',
+     lambda sd, x: agent_deit_logits(sd, x, 12, 3, agent_layer=12, agent_num=49), 224),
+    ('agent_deit_b_in1k', 'Agent-DeiT',
+     lambda sd, x: agent_deit_logits(sd, x, 12, 12, agent_layer=4, agent_num=81), 224),
+    ('agent_deit_s_448_in1k', 'Agent-DeiT',
+     lambda sd, x: agent_deit_logits(sd, x, 12, 6, agent_layer=12, agent_num=49), 448),
 ]
 
 
@@ -57,9 +69,10 @@ def published_weights(classifier):
     backbone = classifier.backbone
     with torch.no_grad():
         for m in backbone.modules():
-            if isinstance(m, AgentAttention):
-                for n in m.bias_names:
-                    getattr(m, n).normal_(0, 0.5)
+            if isinstance(m, AgentAttentionCore):
+                for n in m.bias_names + ('ac_bias', 'ca_bias'):
+                    if hasattr(m, n):
+                        getattr(m, n).normal_(0, 0.5)
             elif hasattr(m, 'relative_position_bias_table'):
                 m.relative_position_bias_table.normal_(0, 0.5)
             elif isinstance(m, torch.nn.BatchNorm2d):  # MLLA: non-trivial statistics
@@ -147,7 +160,8 @@ def test_inferencer_by_name_names_imagenet_classes(zoo_env, tmp_path):
 def test_published_higher_resolution_variants_are_in_the_zoo():
     from mmagent import zoo
     for name, res in (('agent_pvt_m_256_in1k', 256), ('agent_swin_s_288_in1k', 288),
-                      ('agent_swin_b_384_in1k', 384)):
+                      ('agent_swin_b_384_in1k', 384), ('agent_deit_s_448_in1k', 448),
+                      ('agent_cswin_b_384_in1k', 384)):
         e = zoo.get_entry(name)
         assert e.extra['Resolution'] == res and e.published
         assert osp.isfile(e.config_path)

@@ -13,11 +13,13 @@ from mmagent.models.backbones.base import SwinLayoutBackbone
 
 def published_classification_state(backbone, num_classes=1000):
     """The state dict an authors' ImageNet checkpoint of ``backbone`` would hold."""
+    from mmagent.models.backbones import AgentCSWin
     state = {k: v.clone() for k, v in backbone.state_dict().items()}
-    c = backbone.embed_dims[-1]
-    if isinstance(backbone, SwinLayoutBackbone):
-        # Swin-layout classifiers (Agent-Swin, MLLA) have one final norm and no
-        # per-stage output norms.
+    dims = backbone.embed_dims
+    c = dims if isinstance(dims, int) else dims[-1]
+    if isinstance(backbone, (SwinLayoutBackbone, AgentCSWin)):
+        # Swin-layout classifiers (Agent-Swin, MLLA) and Agent-CSwin have one final
+        # norm and no per-stage output norms (Agent-DeiT's ``norm`` is its own).
         for k in [k for k in state if k.split('.')[0] in ('norm0', 'norm1', 'norm2',
                                                            'norm3')]:
             del state[k]

@@ -20,8 +20,8 @@ Conversion keeps the weights and rewrites the container in MMEngine's form
   and the tests check the result against models built from the configs (zero missing,
   zero unexpected keys);
 * ImageNet weights for an mmpretrain ``ImageClassifier``: backbone keys under
-  ``backbone.``, ``head.*`` -> ``head.fc.*``, Agent-Swin's final ``norm.*`` ->
-  ``backbone.norm3.*``.
+  ``backbone.``, ``head.*`` -> ``head.fc.*``, the final ``norm.*`` of Agent-Swin, Agent-CSwin
+  and MLLA -> ``backbone.norm3.*``.
 
 Loading never runs code from a file: ``torch.load(weights_only=True)`` always; a file
 that needs anything beyond tensors, plain containers and the MMEngine data classes
@@ -91,7 +91,7 @@ def _imagenet_classes():
 
 
 #: families whose classifier's final ``norm`` is the backbone's last output norm
-FINAL_NORM_IS_NORM3 = ('Agent-Swin', 'MLLA')
+FINAL_NORM_IS_NORM3 = ('Agent-Swin', 'Agent-CSwin', 'MLLA')
 
 
 def to_mmpretrain(state, collection):

@@ -108,7 +108,8 @@ def format_table(index=None, markdown=False):
     head = ['name', 'task', 'dataset', 'metrics', 'params', 'FLOPs', 'config', 'weights']
     rows = []
     for e in index.values():
-        metrics = ', '.join(f'{k} {v}' for k, v in e.metrics.items())
+        metrics = ', '.join(f'{k} {v}' for k, v in e.metrics.items()) or \
+            'none published (config only)'
         rows.append([e.name, e.task, e.dataset, metrics, e.params, e.flops,
                      e.config or '-', 'published' if e.published else 'not published'])
     if markdown:

@@ -149,14 +149,18 @@ def test_download_tool_list_and_sha256(zoo_env, tmp_path):
 
 def test_real_index_lists_every_published_result():
     index = zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml'))
-    # 36 Agent Attention results + 3 higher-resolution ImageNet variants + 9 MLLA files
-    assert len(index) == 48
+    # 36 Agent Attention results + 5 higher-resolution ImageNet variants + 9 MLLA files
+    # + 2 Agent-CSwin dense configs with no published weights or results
+    assert len(index) == 52
     assert sum(e.collection == "MLLA" and e.published for e in index.values()) == 9
     for e in index.values():
         assert e.file_name.endswith('.pth') and e.sha256 is None or len(e.sha256) == 64
         if e.config:
             assert osp.isfile(e.config_path), e.config
     assert not index['upernet_agent_swin_s_ade20k_160k'].published
+    for name in ('maskrcnn_agent_cswin_t_coco_1x', 'upernet_agent_cswin_t_ade20k_160k'):
+        assert not index[name].published and not index[name].metrics
+        assert 'no downstream weights' in index[name].extra['Note']
     assert index['maskrcnn_agent_pvt_t_coco_1x'].metrics == {'box AP': 41.4,
                                                              'mask AP': 38.7}
 
