@@ -1,4 +1,5 @@
-from .backbones import MLLA, AgentPVT, AgentSwinTransformer
+from .backbones import MLLA, AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer
 from .layers import AgentAttention
 
-__all__ = ["AgentAttention", "AgentPVT", "AgentSwinTransformer", "MLLA"]
+__all__ = ["AgentAttention", "AgentCSWin", "AgentDeiT", "AgentPVT", "AgentSwinTransformer",
+           "MLLA"]

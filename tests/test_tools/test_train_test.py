@@ -33,6 +33,7 @@ CASES = [
     ('fpn_agent_pvt_t.py', 'seg', 'fpn', ''),
     ('maskrcnn_mlla_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
     ('upernet_mlla_b.py', 'seg', 'upernet', "depths=[1, 1, 1, 1], "),
+    ('maskrcnn_agent_cswin_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
 ]
 
 

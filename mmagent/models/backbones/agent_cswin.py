@@ -9,6 +9,8 @@ attention over the whole map, again with LePE.
 Module names follow the published checkpoints (``stage1_conv_embed``, ``stage{i}``,
 ``merge{i}``; a block's ``qkv``, ``attns`` and ``proj``), so they load as they are.
 """
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -271,6 +273,9 @@ class AgentCSWin(BaseBackbone):
         check_heads(self.embed_dims, self.num_heads)
         self.split_size = as_stage_list('split_size', split_size)
         self.agent_num = as_stage_list('agent_num', agent_num)
+        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
+            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
+                             f'...), got {agent_num!r}')
         plan = parse_attn_type(attn_type, self.depths)
         if downstream_agent_shapes is None:
             downstream_agent_shapes = [None] * 4
