@@ -190,3 +190,15 @@ def test_deit_class_token_biases_matter_and_frozen_blocks():
 def test_bad_arguments_are_named(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize('name,published', [('agent_cswin_t_in1k', 4.3),
+                                            ('agent_deit_t_in1k', 1.2)])
+def test_flops_of_the_published_classifiers(name, published):
+    import os.path as osp
+    import sys
+    from tests.conftest import ROOT
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from get_flops import analyse
+    r = analyse(osp.join(ROOT, 'configs', 'classification', f'{name}.py'), 224, 224)
+    assert abs(r['flops'] / 1e9 - published) < 0.05  # model_zoo.md, one decimal
