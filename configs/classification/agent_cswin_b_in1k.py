@@ -1,24 +1,8 @@
-# Agent-CSwin-B ImageNet-1k classifier for mmpretrain (top-1 84.7, 73M params, 224px).
-# Attention types AABB: agent attention over the whole map in stages 1-2 (agents
-# 9, 16), CSwin stripes (widths 1, 2, 7, 7) in stages 3-4. The classifier's final
-# LayerNorm is the backbone's norm3 (norm.* -> backbone.norm3.*).
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+# Agent-CSwin-B ImageNet-1k classifier for mmpretrain (top-1 84.7, 73M params, 224px);
+# Agent-CSwin-T's layout (AABB, agents 9-16-49-49, stripes 1-2-7-7), wider or deeper.
+_base_ = './agent_cswin_t_in1k.py'
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmagent.AgentCSWin', arch='base', out_indices=(3, ),
-                  drop_path_rate=0.5),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=768,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)),
-    init_cfg=dict(type='Pretrained',
-                  checkpoint='mmagent://agent_cswin_b_in1k?target=mmpretrain'))
+    backbone=dict(arch='base', drop_path_rate=0.5),
+    head=dict(in_channels=768),
+    init_cfg=dict(checkpoint='mmagent://agent_cswin_b_in1k?target=mmpretrain'))

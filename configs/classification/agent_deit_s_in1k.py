@@ -1,22 +1,8 @@
 # Agent-DeiT-S ImageNet-1k classifier for mmpretrain (top-1 80.5, 22.7M params, 224px):
-# agent attention with 49 agents in all 12 blocks. The head reads the class token
-# after the final norm.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+# agent attention with 49 agents in all 12 blocks.
+_base_ = './agent_deit_t_in1k.py'
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmagent.AgentDeiT', arch='small', drop_path_rate=0.1),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=384,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)),
-    init_cfg=dict(type='Pretrained',
-                  checkpoint='mmagent://agent_deit_s_in1k?target=mmpretrain'))
+    backbone=dict(arch='small', drop_path_rate=0.1),
+    head=dict(in_channels=384),
+    init_cfg=dict(checkpoint='mmagent://agent_deit_s_in1k?target=mmpretrain'))

@@ -246,6 +246,15 @@ class AgentAttentionCore(BaseModule):
         return (self.side_bias(agent_side, grid).unsqueeze(0),
                 self.side_bias(token_side, grid).unsqueeze(0))
 
+    def check_tokens(self, length, hw_shape):
+        """The number of prefix tokens, after checking ``length`` against the map."""
+        prefix = self.num_prefix_tokens
+        if length != prefix + hw_shape[0] * hw_shape[1]:
+            raise ValueError(f'{type(self).__name__} got {length} tokens for a map of '
+                             f'{hw_shape[0]}x{hw_shape[1]}' +
+                             (f' and {prefix} prefix tokens' if prefix else ''))
+        return prefix
+
     def attend(self, q, k, v, hw_shape, scale, attn_drop=0., needs_grad=None):
         """Both steps of agent attention on q, k, v (B, L, C), heads on the channel
         axis, L = prefix tokens + H * W (row-major); returns (B, L, C).
@@ -255,11 +264,7 @@ class AgentAttentionCore(BaseModule):
         """
         batch, length, channels = q.shape
         height, width = hw_shape
-        prefix = self.num_prefix_tokens
-        if length != prefix + height * width:
-            raise ValueError(f'{type(self).__name__} got {length} tokens for a map of '
-                             f'{height}x{width}' + (f' and {prefix} prefix tokens'
-                                                    if prefix else ''))
+        prefix = self.check_tokens(length, hw_shape)
         heads = self.num_heads
         head_dims = channels // heads
         # Agents: average-pool the queries over the map (channels-last view, no copy).
@@ -397,11 +402,7 @@ class AgentAttention(AgentAttentionCore):
     def forward(self, x, hw_shape):
         batch, num_tokens, channels = x.shape
         height, width = hw_shape
-        prefix = self.num_prefix_tokens
-        if num_tokens != prefix + height * width:
-            raise ValueError(f'{type(self).__name__} got {num_tokens} tokens for a map '
-                             f'of {height}x{width}' + (f' and {prefix} prefix tokens'
-                                                       if prefix else ''))
+        prefix = self.check_tokens(num_tokens, hw_shape)
         q, k, v = self.project_qkv(x)
         needs_grad = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in self.parameters()))
