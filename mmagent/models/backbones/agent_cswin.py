@@ -272,16 +272,8 @@ class AgentCSWin(BaseBackbone):
         self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
         check_heads(self.embed_dims, self.num_heads)
         self.split_size = as_stage_list('split_size', split_size)
-        self.agent_num = as_stage_list('agent_num', agent_num)
-        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
-            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
-                             f'...), got {agent_num!r}')
-        plan = parse_attn_type(attn_type, self.depths)
-        if downstream_agent_shapes is None:
-            downstream_agent_shapes = [None] * 4
-        else:
-            downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                    downstream_agent_shapes)
+        plan = parse_attn_type(attn_type, self.depths, self.attn_letters)
+        self.setup_efficient_attention(agent_num, downstream_agent_shapes)
         mlp_ratio = cfg['mlp_ratio']
 
         self.stage1_conv_embed = Stem(in_channels, base_dims)
@@ -292,9 +284,7 @@ class AgentCSWin(BaseBackbone):
 
             def branches(letter):
                 if letter == 'A':
-                    return [CSWinAgentAttention(
-                        dims, heads, self.agent_num[i], (reso, reso),
-                        downstream_agent_shapes[i], attn_drop=attn_drop_rate)]
+                    return [self.efficient_attention(i, dims, heads, reso, attn_drop_rate)]
                 if i == 3 or self.split_size[i] >= reso:
                     return [LePEAttention(dims, heads, -1, self.split_size[i],
                                           attn_drop_rate)]
@@ -319,6 +309,24 @@ class AgentCSWin(BaseBackbone):
             + ([getattr(self, f'norm{i}')] if i in self.out_indices else [])
             for i in range(4)]
         self._freeze()
+
+    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
+    attn_letters = ('A', 'B')
+
+    def setup_efficient_attention(self, agent_num, downstream_agent_shapes):
+        """Check and keep the agent settings (per stage)."""
+        self.agent_num = as_stage_list('agent_num', agent_num)
+        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
+            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
+                             f'...), got {agent_num!r}')
+        self.downstream_agent_shapes = [None] * 4 if downstream_agent_shapes is None else \
+            as_shape_list('downstream_agent_shapes', downstream_agent_shapes)
+
+    def efficient_attention(self, i, dims, heads, reso, attn_drop):
+        """Stage i's efficient ('A') branch: agent attention over the whole map, whose
+        biases are sized for the ``reso`` x ``reso`` map of pretraining."""
+        return CSWinAgentAttention(dims, heads, self.agent_num[i], (reso, reso),
+                                   self.downstream_agent_shapes[i], attn_drop=attn_drop)
 
     def forward(self, x):
         x, hw_shape = self.stage1_conv_embed(x)

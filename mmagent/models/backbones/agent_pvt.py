@@ -115,26 +115,19 @@ class AgentPVT(BaseBackbone):
         self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
         self.mlp_ratios = as_stage_list('mlp_ratios', cfg['mlp_ratios'], kind=float)
         self.sr_ratios = as_stage_list('sr_ratios', cfg['sr_ratios'])
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                     cfg['downstream_agent_shapes'])
         check_heads(self.embed_dims, self.num_heads)
         self.attn_type = cfg['attn_type']
-        plan = parse_attn_type(self.attn_type, self.depths)
+        plan = parse_attn_type(self.attn_type, self.depths, self.attn_letters)
         self.patch_size = patch_size
         self.pos_grids = [(pretrain_img_size // patch_size) // 2**i for i in range(4)]
+        self.setup_efficient_attention(cfg)
+        common = dict(qkv_bias=qkv_bias, attn_drop=attn_drop_rate, proj_drop=drop_rate)
 
         def attention(i, letter):
             if letter == 'A':
-                g = self.pos_grids[i]
-                return AgentAttention(
-                    self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
-                    pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
-                    qkv_layout='q_kv', qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
-                    proj_drop=drop_rate)
-            return SRAttention(self.embed_dims[i], self.num_heads[i], qkv_bias=qkv_bias,
-                               attn_drop=attn_drop_rate, proj_drop=drop_rate,
-                               sr_ratio=self.sr_ratios[i])
+                return self.efficient_attention(i, **common)
+            return SRAttention(self.embed_dims[i], self.num_heads[i],
+                               sr_ratio=self.sr_ratios[i], **common)
 
         dpr = drop_path_rates(drop_path_rate, self.depths)
         self.stage_modules = []
@@ -155,6 +148,23 @@ class AgentPVT(BaseBackbone):
         self.stem = self.stage_modules[0][:2]
         self.pos_drop = nn.Dropout(drop_rate)
         self._freeze()
+
+    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
+    attn_letters = ('A', 'B')
+
+    def setup_efficient_attention(self, cfg):
+        """Read the efficient attention's per-stage settings from the preset."""
+        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
+        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
+                                                     cfg['downstream_agent_shapes'])
+
+    def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
+        """Stage i's efficient ('A') attention: agent attention."""
+        g = self.pos_grids[i]
+        return AgentAttention(
+            self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
+            pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
+            qkv_layout='q_kv', qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)
 
     def _init_default(self):
         super()._init_default()

@@ -244,26 +244,18 @@ class AgentSwinTransformer(SwinLayoutBackbone):
         self.embed_dims = [base_dims * 2**i for i in range(4)]
         self.depths = as_stage_list('depths', cfg['depths'])
         self.num_heads = as_stage_list('num_heads', cfg['num_heads'])
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                     cfg['downstream_agent_shapes'])
         check_heads(self.embed_dims, self.num_heads)
         self.attn_type = cfg['attn_type']
-        plan = parse_attn_type(self.attn_type, self.depths)
-        grid = pretrain_img_size // patch_size
+        plan = parse_attn_type(self.attn_type, self.depths, self.attn_letters)
+        self.pretrain_grid = pretrain_img_size // patch_size
+        self.setup_efficient_attention(cfg)
+        common = dict(qkv_bias=qkv_bias, attn_drop=attn_drop_rate, proj_drop=drop_rate)
 
         def attention(i, j, letter):
             if letter == 'A':
-                g = grid // 2**i
-                return AgentAttention(
-                    self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
-                    pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
-                    qkv_layout='qkv', qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
-                    proj_drop=drop_rate)
+                return self.efficient_attention(i, **common)
             return ShiftWindowMSA(self.embed_dims[i], self.num_heads[i], window_size,
-                                  shift=j % 2 == 1, pad_small_map=pad_small_map,
-                                  qkv_bias=qkv_bias, attn_drop=attn_drop_rate,
-                                  proj_drop=drop_rate)
+                                  shift=j % 2 == 1, pad_small_map=pad_small_map, **common)
 
         self.patch_embed = PatchEmbed(in_channels, base_dims, patch_size, pad=True)
         self.pos_drop = nn.Dropout(drop_rate)
@@ -277,3 +269,20 @@ class AgentSwinTransformer(SwinLayoutBackbone):
             self.layers.append(Stage(
                 blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
         self.add_output_norms()
+
+    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
+    attn_letters = ('A', 'B')
+
+    def setup_efficient_attention(self, cfg):
+        """Read the efficient attention's per-stage settings from the preset."""
+        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
+        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
+                                                     cfg['downstream_agent_shapes'])
+
+    def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
+        """Stage i's efficient ('A') attention: agent attention over the stage map."""
+        g = self.pretrain_grid // 2**i
+        return AgentAttention(
+            self.embed_dims[i], self.num_heads[i], agent_num=self.agent_num[i],
+            pretrain_hw=(g, g), downstream_agent_shape=self.downstream_agent_shapes[i],
+            qkv_layout='qkv', qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop)

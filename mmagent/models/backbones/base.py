@@ -93,37 +93,41 @@ def check_heads(embed_dims, num_heads):
                              f'num_heads[{i}] ({h})')
 
 
-def parse_attn_type(attn_type, depths):
+def parse_attn_type(attn_type, depths, letters=('A', 'B')):
     """Expand an attention-type string into one letter ('A' or 'B') per block.
 
-    One letter a stage: 'A' agent attention, 'B' the backbone's ordinary attention,
-    'M' mixed; a trailing number k (as in 'AAMB2') makes the first k blocks of the 'M'
-    stage agent blocks and the rest ordinary ones.
+    One letter a stage: ``letters[0]`` the family's efficient attention (agent 'A',
+    FLatten's focused linear 'L'), ``letters[1]`` the backbone's ordinary attention
+    ('B', FLatten's 'S'), 'M' mixed; a trailing number k (as in 'AAMB2') makes the
+    first k blocks of the 'M' stage efficient and the rest ordinary. The plan uses 'A'
+    and 'B' whatever the family's letters.
     """
     num_stages = len(depths)
+    fast, plain = letters
     match = re.fullmatch(r'([A-Za-z]+?)(\d*)', attn_type or '') if isinstance(
         attn_type, str) else None
-    letters, number = (match.group(1), match.group(2)) if match else ('', '')
-    if not match or len(letters) != num_stages or set(letters) - set('ABM'):
+    found, number = (match.group(1), match.group(2)) if match else ('', '')
+    if not match or len(found) != num_stages or set(found) - {fast, plain, 'M'}:
         raise ValueError(
-            f'attn_type must have one letter per stage ({num_stages}) from A (agent), '
-            f'B (ordinary) and M (mixed, followed by the number of agent blocks), '
-            f'e.g. "AAAB" or "AAMB2"; got {attn_type!r}')
-    if 'M' in letters and not number:
-        raise ValueError(f'attn_type {attn_type!r} has an M stage but no number of agent '
-                         f'blocks after the letters (e.g. "AAMB2")')
-    if number and 'M' not in letters:
+            f'attn_type must have one letter per stage ({num_stages}) from {fast} '
+            f'(efficient), {plain} (ordinary) and M (mixed, followed by the number of '
+            f'{fast} blocks), e.g. "{fast * 3}{plain}" or "{fast * 2}M{plain}2"; got '
+            f'{attn_type!r}')
+    if 'M' in found and not number:
+        raise ValueError(f'attn_type {attn_type!r} has an M stage but no number of '
+                         f'{fast} blocks after the letters (e.g. "{fast * 2}M{plain}2")')
+    if number and 'M' not in found:
         raise ValueError(f'attn_type {attn_type!r} ends in a number but has no M stage')
     plan = []
-    for letter, depth in zip(letters, depths):
+    for letter, depth in zip(found, depths):
         if letter == 'M':
             k = int(number)
             if k > depth:
-                raise ValueError(f'attn_type {attn_type!r}: {k} agent blocks in a stage '
+                raise ValueError(f'attn_type {attn_type!r}: {k} {fast} blocks in a stage '
                                  f'of depth {depth}')
             plan.append(['A'] * k + ['B'] * (depth - k))
         else:
-            plan.append([letter] * depth)
+            plan.append(['A' if letter == fast else 'B'] * depth)
     return plan
 
 

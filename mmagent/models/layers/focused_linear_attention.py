@@ -1,0 +1,161 @@
+"""Focused linear attention (Han et al., "FLatten Transformer: Vision Transformer using
+Focused Linear Attention", ICCV 2023).
+
+Linear attention ``phi(Q) (phi(K)^T V)`` with the focused mapping
+
+    phi(x) = ||x'|| * x'^p / ||x'^p||,   x' = (ReLU(x) + 1e-6) / softplus(s)
+
+(p the focusing factor, s a learned per-channel scale, norms over all channels), keys
+carrying a learned positional encoding, and a depthwise conv of V (one kernel shared by
+the heads) that restores the rank the linear form loses. Cost is linear in tokens.
+
+The normalisation is the authors' current, numerically stable one: keys and values are
+scaled by ``n ** -0.5`` each before ``K^T V`` and the denominator uses the mean key, so the
+sums stay of order one at any map size. Under autocast the whole operation runs in
+float32 (``x^p`` of half-precision activations overflows), the projections around it in
+the autocast dtype.
+
+Parameter names follow the published checkpoints (``scale``, ``positional_encoding``,
+``dwc``, and ``q``/``kv`` or ``qkv``, ``proj``).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmagent.registry import MODELS
+
+__all__ = ['FocusedLinearAttention', 'focused_linear', 'resize_positional_encoding',
+           'shared_dwc']
+
+
+def resize_positional_encoding(pos, pretrain_hw, hw_shape):
+    """(1, R0*R1, C) positional encoding -> (1, H*W, C), bilinear (align_corners=False)
+    over its grid; returned as it is when the map is the pretraining one."""
+    if tuple(hw_shape) == tuple(pretrain_hw):
+        return pos
+    grid = pos.unflatten(1, pretrain_hw).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=hw_shape, mode='bilinear', align_corners=False)
+    return grid.flatten(2).transpose(1, 2)
+
+
+def focused_linear(q, k, v, scale, num_heads, focusing_factor):
+    """Focused linear attention of q (B, N, C) over k, v (B, n, C); heads on the channel
+    axis; returns (B, N, C). ``scale`` is the raw (1, 1, C) parameter (softplus here).
+    Runs in float32 whatever the inputs' dtype, and returns that dtype."""
+    dtype = q.dtype
+    with torch.autocast(q.device.type, enabled=False):
+        q, k, v, scale = q.float(), k.float(), v.float(), scale.float()
+        s = F.softplus(scale)
+
+        def focus(x):
+            x = (F.relu(x) + 1e-6) / s
+            norm = x.norm(dim=-1, keepdim=True)
+            x = x ** focusing_factor
+            return x / x.norm(dim=-1, keepdim=True) * norm
+
+        q, k = focus(q), focus(k)
+        n = k.shape[1]
+
+        def split(t):  # (B, L, C) -> (B, h, L, d)
+            return t.unflatten(-1, (num_heads, -1)).transpose(1, 2)
+
+        qh, kh, vh = split(q), split(k), split(v)
+        z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
+        kv = (kh.transpose(-2, -1) * n ** -0.5) @ (vh * n ** -0.5)
+        out = (qh @ kv) * z
+    return out.transpose(1, 2).flatten(2).to(dtype)
+
+
+def shared_dwc(conv, v, hw_shape, num_heads):
+    """The depthwise conv ``conv`` (head_dim channels, shared by the heads) of V
+    (B, N, C) viewed as a map per head; returns (B, N, C)."""
+    b, n, c = v.shape
+    d = c // num_heads
+    v_map = v.reshape(b, n, num_heads, d).permute(0, 2, 3, 1).reshape(b * num_heads, d,
+                                                                        *hw_shape)
+    return conv(v_map).reshape(b, c, n).transpose(1, 2)
+
+
+@MODELS.register_module()
+class FocusedLinearAttention(nn.Module):
+    """Focused linear attention over a whole H x W token map.
+
+    Args:
+        embed_dims (int): Channels C.
+        num_heads (int): Heads; must divide ``embed_dims``.
+        pretrain_hw (tuple[int]): The key map (R0, R1) at pretraining: sizes
+            ``positional_encoding``. On another map the encoding is resized to it
+            (bilinear over its grid), as the agent biases are.
+        qkv_layout (str): ``'qkv'`` (FLatten-Swin) or ``'q_kv'`` (FLatten-PVT/PVTv2).
+        qkv_bias (bool): Defaults to True.
+        sr_ratio (int): PVT's spatial reduction of keys/values (a strided conv and a
+            LayerNorm); the published models use 1. With ``sr_ratio > 1`` the conv of V
+            runs on V resized (linearly, along the token sequence) to the query count,
+            as the authors' code does. Defaults to 1.
+        focusing_factor (float): p. Defaults to 3.
+        kernel_size (int): Kernel of the depthwise conv. Defaults to 5.
+        proj_drop (float): Dropout after the output projection. Defaults to 0.
+    """
+
+    def __init__(self, embed_dims, num_heads, pretrain_hw, qkv_layout='qkv', qkv_bias=True,
+                 sr_ratio=1, focusing_factor=3, kernel_size=5, proj_drop=0.):
+        super().__init__()
+        if num_heads <= 0 or embed_dims % num_heads:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        if qkv_layout not in ('qkv', 'q_kv'):
+            raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
+        if not focusing_factor > 0:
+            raise ValueError(f'focusing_factor must be positive, got {focusing_factor!r}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.qkv_layout = qkv_layout
+        self.sr_ratio = sr_ratio
+        self.focusing_factor = focusing_factor
+        self.pretrain_hw = tuple(int(s) // sr_ratio for s in pretrain_hw)
+        if qkv_layout == 'qkv':
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        else:
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(embed_dims, embed_dims, sr_ratio, stride=sr_ratio)
+            self.norm = nn.LayerNorm(embed_dims)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        head_dims = embed_dims // num_heads
+        self.dwc = nn.Conv2d(head_dims, head_dims, kernel_size, padding=kernel_size // 2,
+                             groups=head_dims)
+        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.positional_encoding = nn.Parameter(
+            torch.zeros(1, self.pretrain_hw[0] * self.pretrain_hw[1], embed_dims))
+
+    def extra_repr(self):
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
+                f'focusing_factor={self.focusing_factor}, pretrain_hw={self.pretrain_hw}')
+
+    def forward(self, x, hw_shape):
+        b, n, c = x.shape
+        if n != hw_shape[0] * hw_shape[1]:
+            raise ValueError(f'FocusedLinearAttention got {n} tokens for a map of '
+                             f'{hw_shape[0]}x{hw_shape[1]}')
+        kv_hw = hw_shape
+        if self.qkv_layout == 'qkv':
+            q, k, v = self.qkv(x).chunk(3, dim=-1)
+        else:
+            q = self.q(x)
+            if self.sr_ratio > 1:
+                x = self.sr(x.transpose(1, 2).unflatten(2, hw_shape))
+                kv_hw = (x.shape[2], x.shape[3])
+                x = self.norm(x.flatten(2).transpose(1, 2))
+            k, v = self.kv(x).chunk(2, dim=-1)
+        k = k + resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
+                                           kv_hw).to(k.dtype)
+        out = focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor)
+        if self.sr_ratio > 1:  # V back to N tokens, per head along the sequence
+            d = c // self.num_heads
+            v = F.interpolate(v.reshape(b, -1, self.num_heads, d).permute(0, 2, 3, 1)
+                              .reshape(b * self.num_heads, d, -1), size=n, mode='linear')
+            v = v.reshape(b, self.num_heads, d, n).permute(0, 3, 1, 2).reshape(b, n, c)
+        out = out + shared_dwc(self.dwc, v, hw_shape, self.num_heads)
+        return self.proj_drop(self.proj(out))
