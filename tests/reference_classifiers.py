@@ -1,6 +1,7 @@
 """Short literal renderings of the published ImageNet classifiers (Agent-PVT,
-Agent-Swin, Agent-CSwin, Agent-DeiT) as plain functions of a published-layout state
-dict.
+Agent-Swin, Agent-CSwin, Agent-DeiT, and FLatten-PVT/-PVTv2/-Swin/-CSwin, which are the
+same hosts with focused linear attention) as plain functions of a published-layout
+state dict.
 
 Written from the paper and from what the authors' classifiers were observed to compute,
 independently of mmagent's modules: at the pretraining resolution
@@ -132,8 +133,12 @@ def window_attention(x, sd, p, heads, hw, window, shift):
     return out.reshape(b, n, c)
 
 
-def agent_pvt_logits(sd, x, depths, heads=(1, 2, 5, 8), agent_num=(9, 16, 49, 49)):
-    """The Agent-PVT ImageNet classifier ('AAAA') on images ``x``."""
+def agent_pvt_logits(sd, x, depths, heads=(1, 2, 5, 8), agent_num=(9, 16, 49, 49),
+                     efficient=None):
+    """The Agent-PVT ImageNet classifier ('AAAA') on images ``x``; with ``efficient``
+    (a function of x, sd, prefix, heads, hw) in place of agent attention, FLatten-PVT."""
+    efficient = efficient or (lambda y, sd, p, h, hw, i: agent_attention(
+        y, sd, p, h, hw, agent_num[i], 'q_kv'))
     b = x.shape[0]
     for i in range(4):
         p = f'patch_embed{i + 1}.'
@@ -143,18 +148,20 @@ def agent_pvt_logits(sd, x, depths, heads=(1, 2, 5, 8), agent_num=(9, 16, 49, 49
         t = ln(x.flatten(2).transpose(1, 2), sd, p + 'norm') + sd[f'pos_embed{i + 1}']
         for j in range(depths[i]):
             q = f'block{i + 1}.{j}.'
-            t = t + agent_attention(ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.',
-                                    heads[i], hw, agent_num[i], 'q_kv')
+            t = t + efficient(ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.', heads[i],
+                              hw, i)
             t = t + mlp(ln(t, sd, q + 'norm2', 1e-6), sd, q + 'mlp.')
         x = t.transpose(1, 2).reshape(b, -1, *hw)
     return linear(t.mean(1), sd, 'head')
 
 
 def agent_swin_logits(sd, x, depths, heads, attn_type, window=7,
-                      agent_num=(9, 16, 49, 49)):
+                      agent_num=(9, 16, 49, 49), efficient=None):
     """The Agent-Swin ImageNet classifier on images ``x``; ``attn_type`` as published
     ('AAAB', 'AABB', 'AAMB2')."""
-    letters = attn_type.rstrip('0123456789')
+    efficient = efficient or (lambda y, sd, p, h, hw, i: agent_attention(
+        y, sd, p, h, hw, agent_num[i], 'qkv'))
+    letters = attn_type.rstrip('0123456789').replace('L', 'A')
     mixed = int(attn_type[len(letters):] or 0)
     x = F.conv2d(x, sd['patch_embed.proj.weight'], sd['patch_embed.proj.bias'], stride=4)
     b, _, h, w = x.shape
@@ -165,8 +172,7 @@ def agent_swin_logits(sd, x, depths, heads, attn_type, window=7,
             agent = letters[i] == 'A' or (letters[i] == 'M' and j < mixed)
             y = ln(t, sd, p + 'norm1')
             if agent:
-                y = agent_attention(y, sd, p + 'attn.', heads[i], (h, w), agent_num[i],
-                                    'qkv')
+                y = efficient(y, sd, p + 'attn.', heads[i], (h, w), i)
             else:
                 y = window_attention(y, sd, p + 'attn.', heads[i], (h, w), window,
                                      shift=j % 2 == 1)
@@ -208,8 +214,13 @@ def stripe_attention(q, k, v, sd, p, heads, hw, win):
 
 
 def agent_cswin_logits(sd, x, depths, heads, split=(1, 2, 7, 7), attn_type='AABB',
-                       agent_num=(9, 16, 49, 49)):
-    """The Agent-CSwin ImageNet classifier on images ``x``."""
+                       agent_num=(9, 16, 49, 49), efficient=None):
+    """The Agent-CSwin ImageNet classifier on images ``x``; with ``efficient`` (a
+    function of q, k, v, sd, prefix, heads, hw) in place of agent attention,
+    FLatten-CSwin ('LLSS')."""
+    efficient = efficient or (lambda q, k, v, sd, p, h, hw, i: agent_core(
+        q, k, v, sd, p, h, hw, agent_num[i], conv='get_v'))
+    attn_type = attn_type.replace('L', 'A')
     x = F.conv2d(x, sd['stage1_conv_embed.0.weight'], sd['stage1_conv_embed.0.bias'],
                  stride=4, padding=2)
     b, _, h, w = x.shape
@@ -224,8 +235,7 @@ def agent_cswin_logits(sd, x, depths, heads, split=(1, 2, 7, 7), attn_type='AABB
             p = f'stage{i + 1}.{j}.'
             q, k, v = linear(ln(t, sd, p + 'norm1'), sd, p + 'qkv').chunk(3, -1)
             if attn_type[i] == 'A':
-                y = agent_core(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), agent_num[i],
-                               conv='get_v')
+                y = efficient(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), i)
             elif i == 3 or split[i] >= h:
                 y = stripe_attention(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), (h, w))
             else:
@@ -260,3 +270,92 @@ def agent_deit_logits(sd, x, depth, heads, agent_layer, agent_num):
         t = t + y
         t = t + mlp(ln(t, sd, p + 'norm2', 1e-6), sd, p + 'mlp.')
     return linear(ln(t, sd, 'norm', 1e-6)[:, 0], sd, 'head')
+
+
+def focused_core(q, k, v, sd, p, heads, focusing=3):
+    """FLatten's focused linear attention on projected q, k, v (b, n, c), per the paper:
+    phi(x) = ||x'|| x'^p / ||x'^p||, x' = (ReLU(x) + 1e-6) / softplus(s); keys carry the
+    positional encoding; out = phi(Q) (phi(K)^T V / n) / (phi(Q) mean(phi(K)) + 1e-6)."""
+    b, n, c = q.shape
+    s = F.softplus(sd[p + 'scale'])
+    k = k + sd[p + 'positional_encoding']
+
+    def phi(t):
+        t = (F.relu(t) + 1e-6) / s
+        tp = t ** focusing
+        return tp / tp.norm(dim=-1, keepdim=True) * t.norm(dim=-1, keepdim=True)
+
+    def split(t):
+        return t.reshape(b, n, heads, c // heads).transpose(1, 2)
+
+    qh, kh, vh = split(phi(q)), split(phi(k)), split(v)
+    den = qh @ kh.mean(2, keepdim=True).transpose(-2, -1) + 1e-6
+    out = (qh @ (kh.transpose(-2, -1) @ vh / n)) / den
+    return out.transpose(1, 2).reshape(b, n, c)
+
+
+def focused_dwc(v, sd, p, heads, hw):
+    """FLatten's depthwise conv of V: one head_dim-channel kernel shared by the heads."""
+    b, n, c = v.shape
+    d = c // heads
+    maps = v.reshape(b, n, heads, d).permute(0, 2, 3, 1).reshape(b * heads, d, *hw)
+    out = F.conv2d(maps, sd[p + 'dwc.weight'], sd[p + 'dwc.bias'],
+                   padding=sd[p + 'dwc.weight'].shape[-1] // 2, groups=d)
+    return out.reshape(b, c, n).transpose(1, 2)
+
+
+def focused_attention(x, sd, p, heads, hw, layout):
+    """A FLatten-PVT / FLatten-Swin linear layer (no key reduction, as published)."""
+    if layout == 'qkv':
+        q, k, v = linear(x, sd, p + 'qkv').chunk(3, dim=-1)
+    else:
+        q = linear(x, sd, p + 'q')
+        k, v = linear(x, sd, p + 'kv').chunk(2, dim=-1)
+    out = focused_core(q, k, v, sd, p, heads) + focused_dwc(v, sd, p, heads, hw)
+    return linear(out, sd, p + 'proj')
+
+
+def flatten_pvt_logits(sd, x, depths):
+    return agent_pvt_logits(sd, x, depths, efficient=lambda y, sd, p, h, hw, i:
+                            focused_attention(y, sd, p, h, hw, 'q_kv'))
+
+
+def flatten_swin_logits(sd, x, depths, heads, window=7):
+    return agent_swin_logits(sd, x, depths, heads, 'LLSS', window=window,
+                             efficient=lambda y, sd, p, h, hw, i:
+                             focused_attention(y, sd, p, h, hw, 'qkv'))
+
+
+def flatten_cswin_logits(sd, x, depths, heads):
+    def branch(q, k, v, sd, p, h, hw, i):
+        c = q.shape[-1]
+        lepe = F.conv2d(v.transpose(1, 2).reshape(-1, c, *hw), sd[p + 'get_v.weight'],
+                        sd[p + 'get_v.bias'], padding=1, groups=c)
+        return (focused_core(q, k, v, sd, p, h) + focused_dwc(v, sd, p, h, hw)
+                + lepe.flatten(2).transpose(1, 2))
+    return agent_cswin_logits(sd, x, depths, heads, attn_type='LLSS', efficient=branch)
+
+
+def flatten_pvt_v2_logits(sd, x, depths, heads=(1, 2, 5, 8)):
+    """The FLatten-PVTv2 classifier ('LLLL'): overlapping patch embeddings, an MLP with
+    a 3x3 depthwise conv after fc1, a LayerNorm after every stage, mean pooling."""
+    b = x.shape[0]
+    for i in range(4):
+        p = f'patch_embed{i + 1}.'
+        k = 7 if i == 0 else 3
+        x = F.conv2d(x, sd[p + 'proj.weight'], sd[p + 'proj.bias'],
+                     stride=4 if i == 0 else 2, padding=k // 2)
+        hw = tuple(x.shape[2:])
+        t = ln(x.flatten(2).transpose(1, 2), sd, p + 'norm')
+        for j in range(depths[i]):
+            q = f'block{i + 1}.{j}.'
+            t = t + focused_attention(ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.',
+                                      heads[i], hw, 'q_kv')
+            y = linear(ln(t, sd, q + 'norm2', 1e-6), sd, q + 'mlp.fc1')
+            dw = sd[q + 'mlp.dwconv.dwconv.weight']
+            y = F.conv2d(y.transpose(1, 2).reshape(b, -1, *hw), dw,
+                         sd[q + 'mlp.dwconv.dwconv.bias'], padding=1, groups=dw.shape[0])
+            t = t + linear(F.gelu(y.flatten(2).transpose(1, 2)), sd, q + 'mlp.fc2')
+        t = ln(t, sd, f'norm{i + 1}', 1e-6)
+        x = t.transpose(1, 2).reshape(b, -1, *hw)
+    return linear(t.mean(1), sd, 'head')

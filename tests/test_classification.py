@@ -13,7 +13,9 @@ from mmagent.models.layers.agent_attention import AgentAttentionCore
 from mmagent.testing import published_classification_state
 from tests.conftest import ROOT
 from tests.reference_classifiers import (agent_cswin_logits, agent_deit_logits,
-                                        agent_pvt_logits, agent_swin_logits)
+                                        agent_pvt_logits, agent_swin_logits,
+                                        flatten_cswin_logits, flatten_pvt_logits,
+                                        flatten_pvt_v2_logits, flatten_swin_logits)
 
 def mlla_logits(sd, x, arch):
     """MLLA's classifier: the backbone with the literal rendering of its attention
@@ -51,6 +53,14 @@ CASES = [
      lambda sd, x: agent_deit_logits(sd, x, 12, 12, agent_layer=4, agent_num=81), 224),
     ('agent_deit_s_448_in1k', 'Agent-DeiT',
      lambda sd, x: agent_deit_logits(sd, x, 12, 6, agent_layer=12, agent_num=49), 448),
+    ('flatten_pvt_t_in1k', 'FLatten', lambda sd, x: flatten_pvt_logits(sd, x, [2, 2, 2, 2]),
+     224),
+    ('flatten_pvt_v2_b0_in1k', 'FLatten',
+     lambda sd, x: flatten_pvt_v2_logits(sd, x, [2, 2, 2, 2]), 224),
+    ('flatten_swin_t_in1k', 'FLatten',
+     lambda sd, x: flatten_swin_logits(sd, x, [2, 2, 6, 2], [3, 6, 12, 24]), 224),
+    ('flatten_cswin_t_in1k', 'FLatten',
+     lambda sd, x: flatten_cswin_logits(sd, x, [2, 4, 18, 1], [2, 4, 8, 16]), 224),
 ]
 
 
@@ -73,6 +83,9 @@ def published_weights(classifier):
                 for n in m.bias_names + ('ac_bias', 'ca_bias'):
                     if hasattr(m, n):
                         getattr(m, n).normal_(0, 0.5)
+            if hasattr(m, 'positional_encoding'):  # FLatten
+                m.positional_encoding.normal_(0, 0.5)
+                m.scale.normal_(0, 0.5)
             elif hasattr(m, 'relative_position_bias_table'):
                 m.relative_position_bias_table.normal_(0, 0.5)
             elif isinstance(m, torch.nn.BatchNorm2d):  # MLLA: non-trivial statistics

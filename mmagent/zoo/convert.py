@@ -20,8 +20,9 @@ Conversion keeps the weights and rewrites the container in MMEngine's form
   and the tests check the result against models built from the configs (zero missing,
   zero unexpected keys);
 * ImageNet weights for an mmpretrain ``ImageClassifier``: backbone keys under
-  ``backbone.``, ``head.*`` -> ``head.fc.*``, the final ``norm.*`` of Agent-Swin, Agent-CSwin
-  and MLLA -> ``backbone.norm3.*``.
+  ``backbone.``, ``head.*`` -> ``head.fc.*``, the final ``norm.*`` -> ``backbone.norm3.*`` for
+  the Swin and CSwin layouts, dropped for PVT v1 (unused there), kept for Agent-DeiT
+  (:func:`final_norm_target`).
 
 Loading never runs code from a file: ``torch.load(weights_only=True)`` always; a file
 that needs anything beyond tensors, plain containers and the MMEngine data classes
@@ -90,18 +91,29 @@ def _imagenet_classes():
     return tuple(IMAGENET_CATEGORIES)
 
 
-#: families whose classifier's final ``norm`` is the backbone's last output norm
-FINAL_NORM_IS_NORM3 = ('Agent-Swin', 'Agent-CSwin', 'MLLA')
+def final_norm_target(state):
+    """Where a classifier's final ``norm.*`` goes in mmagent's backbones, by layout:
+    ``'norm3'`` for the Swin layout (``layers.``: Agent-Swin, MLLA, FLatten-Swin) and
+    the CSwin layout (``stage1.``: Agent-CSwin, FLatten-CSwin); ``None`` (dropped) for the
+    PVT v1 layout (``pos_embed1``: Agent-PVT, FLatten-PVT), whose classifiers build a
+    final norm but mean-pool without it; ``'norm'`` (kept) otherwise (Agent-DeiT)."""
+    if any(k.startswith(('layers.', 'stage1.')) for k in state):
+        return 'norm3'
+    if 'pos_embed1' in state:
+        return None
+    return 'norm'
 
 
-def to_mmpretrain(state, collection):
+def to_mmpretrain(state, collection=None):
     """ImageNet weights (timm layout) -> mmpretrain ImageClassifier keys."""
     out = {}
+    target = final_norm_target(state)
     for k, v in state.items():
         if k.startswith('head.'):
             out['head.fc.' + k[5:]] = v
-        elif k.startswith('norm.') and collection in FINAL_NORM_IS_NORM3:
-            out['backbone.norm3.' + k[5:]] = v
+        elif k.startswith('norm.'):
+            if target is not None:
+                out[f'backbone.{target}.' + k[5:]] = v
         else:
             out['backbone.' + k] = v
     return out

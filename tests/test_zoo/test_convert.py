@@ -10,7 +10,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 
 from mmagent import zoo
-from mmagent.models import MLLA, AgentPVT, AgentSwinTransformer
+from mmagent.models import (MLLA, AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer,
+                            FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer)
 from mmagent.testing import published_classification_state, published_downstream_checkpoint
 from tests.conftest import ROOT
 
@@ -89,13 +90,23 @@ def test_mmagent_scheme_in_a_config_resolves_downloads_and_loads(zoo_env, tmp_pa
 
 @pytest.mark.parametrize('cls,collection', [(AgentPVT, 'Agent-PVT'),
                                             (AgentSwinTransformer, 'Agent-Swin'),
-                                            (MLLA, 'MLLA')])
+                                            (MLLA, 'MLLA'), (AgentCSWin, 'Agent-CSwin'),
+                                            (AgentDeiT, 'Agent-DeiT'),
+                                            (FLattenPVT, 'FLatten'),
+                                            (FLattenPVTv2, 'FLatten'),
+                                            (FLattenSwinTransformer, 'FLatten'),
+                                            (FLattenCSWin, 'FLatten')],
+                         ids=lambda p: getattr(p, '__name__', None))
 def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, tmp_path):
     """mmpretrain's ImageClassifier = backbone.* + GlobalAveragePooling (no weights) +
     LinearClsHead (head.fc.*): the converted keys are exactly those (whole classifiers
     are loaded and compared in tests/test_classification.py)."""
-    src = cls(arch='tiny', out_indices=(3, ))
+    src = cls(arch='b0' if cls is FLattenPVTv2 else 'tiny',
+              out_indices=-1 if cls is AgentDeiT else (3, ))
     state = published_classification_state(src)
+    if 'pos_embed1' in state:  # PVT v1 classifiers build a final norm and never use it
+        state['norm.weight'] = torch.ones(src.embed_dims[-1])
+        state['norm.bias'] = torch.zeros(src.embed_dims[-1])
     torch.save({'model': state}, tmp_path / 'in1k.pth')
     out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
                            collection, target='mmpretrain')
@@ -103,8 +114,10 @@ def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, t
     expected = {f'backbone.{k}' for k in src.state_dict()} | {'head.fc.weight',
                                                                'head.fc.bias'}
     assert set(converted) == expected
-    assert converted['head.fc.weight'].shape == (1000, src.embed_dims[-1])
-    if cls is AgentSwinTransformer:  # the classifier's final norm is the backbone's norm3
+    dims = src.embed_dims if cls is AgentDeiT else src.embed_dims[-1]
+    assert converted['head.fc.weight'].shape == (1000, dims)
+    if cls in (AgentSwinTransformer, AgentCSWin, FLattenSwinTransformer, FLattenCSWin):
+        # the classifier's final norm is the backbone's norm3
         torch.testing.assert_close(converted['backbone.norm3.weight'], state['norm.weight'])
 
 

@@ -151,14 +151,17 @@ def test_real_index_lists_every_published_result():
     index = zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml'))
     # 36 Agent Attention results + 5 higher-resolution ImageNet variants + 9 MLLA files
     # + 2 Agent-CSwin dense configs with no published weights or results
-    assert len(index) == 52
+    # + 7 FLatten ImageNet files + 4 FLatten dense configs (no published weights)
+    assert len(index) == 63
+    assert sum(e.collection == 'FLatten' and e.published for e in index.values()) == 7
     assert sum(e.collection == "MLLA" and e.published for e in index.values()) == 9
     for e in index.values():
         assert e.file_name.endswith('.pth') and e.sha256 is None or len(e.sha256) == 64
         if e.config:
             assert osp.isfile(e.config_path), e.config
     assert not index['upernet_agent_swin_s_ade20k_160k'].published
-    for name in ('maskrcnn_agent_cswin_t_coco_1x', 'upernet_agent_cswin_t_ade20k_160k'):
+    for name in ('maskrcnn_agent_cswin_t_coco_1x', 'upernet_agent_cswin_t_ade20k_160k',
+                 'maskrcnn_flatten_pvt_t_coco_1x', 'upernet_flatten_swin_t_ade20k_160k'):
         assert not index[name].published and not index[name].metrics
         assert 'no downstream weights' in index[name].extra['Note']
     assert index['maskrcnn_agent_pvt_t_coco_1x'].metrics == {'box AP': 41.4,

@@ -2,6 +2,8 @@ from .agent_cswin import AgentCSWin
 from .agent_deit import AgentDeiT
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
+from .flatten import FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
 from .mlla import MLLA
 
-__all__ = ['AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer', 'MLLA']
+__all__ = ['AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer', 'FLattenCSWin',
+           'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'MLLA']

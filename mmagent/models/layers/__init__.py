@@ -1,4 +1,5 @@
 from .agent_attention import AgentAttention, agent_attention_biases
+from .focused_linear_attention import FocusedLinearAttention
 from .mlp import Mlp
 
-__all__ = ['AgentAttention', 'agent_attention_biases', 'Mlp']
+__all__ = ['AgentAttention', 'FocusedLinearAttention', 'agent_attention_biases', 'Mlp']

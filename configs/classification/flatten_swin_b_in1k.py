@@ -1,0 +1,7 @@
+# FLatten-Swin-B ImageNet-1k classifier for mmpretrain (top-1 83.8, 89M params, 224px).
+_base_ = './flatten_swin_t_in1k.py'
+
+model = dict(
+    backbone=dict(arch='base', drop_path_rate=0.5),
+    head=dict(in_channels=1024),
+    init_cfg=dict(checkpoint='mmagent://flatten_swin_b_in1k?target=mmpretrain'))
