@@ -34,6 +34,8 @@ CASES = [
     ('maskrcnn_mlla_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
     ('upernet_mlla_b.py', 'seg', 'upernet', "depths=[1, 1, 1, 1], "),
     ('maskrcnn_agent_cswin_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
+    ('maskrcnn_flatten_swin_t.py', 'det', 'maskrcnn', "depths=[1, 1, 1, 1], "),
+    ('upernet_flatten_pvt_t.py', 'seg', 'upernet', "depths=[1, 1, 1, 1], "),
 ]
 
 
