@@ -18,9 +18,11 @@ For each backbone it times, side by side in one run:
                   benchmark code in the same round-robin;
 * ``spec``      - the same weights through the literal renderings kept in
                   tests/reference_agent_attention.py (the spec's attention equations,
-                  the blocks' MLP as plain autograd ops) and tests/reference_mlla.py;
+                  the blocks' MLP as plain autograd ops), tests/reference_mlla.py and
+                  tests/reference_flatten.py;
 * ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
-                  Agent-PVT, Swin for Agent-Swin and MLLA) at the same size.
+                  Agent-PVT and FLatten-PVT, Swin for Agent-Swin, FLatten-Swin and
+                  MLLA) at the same size.
 
 Eval is a no-grad forward at ``--batch``; train is forward + backward at
 ``--train-batch``. Each variant runs in a fresh process of its own, round-robin over
@@ -50,6 +52,7 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from tests.reference_agent_attention import use_spec_rendering  # noqa: E402
+from tests.reference_flatten import use_flatten_reference  # noqa: E402
 from tests.reference_mlla import use_mlla_reference  # noqa: E402
 
 # model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
@@ -70,6 +73,10 @@ BACKBONES = {
                      dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2],
                           num_heads=[4, 8, 16, 32])),
     'mlla_t': ('MLLA', dict(arch='tiny'), dict(type='SwinTransformer')),
+    'flatten_swin_t': ('FLattenSwinTransformer', dict(arch='tiny'),
+                       dict(type='SwinTransformer')),
+    'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'),
+                      dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
 }
 VARIANTS = ('mmagent', 'cpu-kernels', 'spec', 'softmax', 'before')
 
@@ -106,7 +113,7 @@ def build(model_name, variant, config=None, device='cpu'):
             from mmagent.registry import MODELS
             model = MODELS.build(dict(type=cls_name, drop_path_rate=0., **kwargs))
     if variant == 'spec':
-        use_mlla_reference(use_spec_rendering(model))
+        use_flatten_reference(use_mlla_reference(use_spec_rendering(model)))
     return model.to(device)
 
 
@@ -291,10 +298,13 @@ def attention_scaling(device, sizes, repeat):
         q, k, v = proj(x).unflatten(-1, (3, heads, dims // heads)).permute(2, 0, 3, 1, 4)
         return F.scaled_dot_product_attention(q, k, v)
 
+    from mmagent.models import FocusedLinearAttention
     from mmagent.models.backbones.mlla import LinearAttention
     mlla = LinearAttention(dims, heads).to(device).eval()
+    flatten = FocusedLinearAttention(dims, heads, (14, 14)).to(device).eval()
     curves = {'agent attention (mmagent)': [], 'agent attention (spec)': [],
-              'MLLA linear attention': [], 'global softmax attention': []}
+              'MLLA linear attention': [], 'FLatten focused linear attention': [],
+              'global softmax attention': []}
     spec = use_spec_rendering(AgentAttention(
         dims, heads, agent_num=49, pretrain_hw=(14, 14),
         downstream_agent_shape=(14, 14))).to(device).eval()
@@ -304,6 +314,7 @@ def attention_scaling(device, sizes, repeat):
         fns = {'agent attention (mmagent)': lambda: agent(x, hw),
                'agent attention (spec)': lambda: spec(x, hw),
                'MLLA linear attention': lambda: mlla(x, hw),
+               'FLatten focused linear attention': lambda: flatten(x, hw),
                'global softmax attention': lambda: softmax_attn(x, hw)}
         with torch.no_grad():
             for k, fn in fns.items():
