@@ -310,9 +310,6 @@ class AgentCSWin(BaseBackbone):
             for i in range(4)]
         self._freeze()
 
-    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
-    attn_letters = ('A', 'B')
-
     def setup_efficient_attention(self, agent_num, downstream_agent_shapes):
         """Check and keep the agent settings (per stage)."""
         self.agent_num = as_stage_list('agent_num', agent_num)

@@ -149,15 +149,6 @@ class AgentPVT(BaseBackbone):
         self.pos_drop = nn.Dropout(drop_rate)
         self._freeze()
 
-    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
-    attn_letters = ('A', 'B')
-
-    def setup_efficient_attention(self, cfg):
-        """Read the efficient attention's per-stage settings from the preset."""
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                     cfg['downstream_agent_shapes'])
-
     def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
         """Stage i's efficient ('A') attention: agent attention."""
         g = self.pos_grids[i]

@@ -270,15 +270,6 @@ class AgentSwinTransformer(SwinLayoutBackbone):
                 blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
         self.add_output_norms()
 
-    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
-    attn_letters = ('A', 'B')
-
-    def setup_efficient_attention(self, cfg):
-        """Read the efficient attention's per-stage settings from the preset."""
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                     cfg['downstream_agent_shapes'])
-
     def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
         """Stage i's efficient ('A') attention: agent attention over the stage map."""
         g = self.pretrain_grid // 2**i

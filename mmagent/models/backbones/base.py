@@ -252,6 +252,16 @@ class BaseBackbone(BaseModule):
         self.norm_eval = bool(norm_eval)
         self.with_cp = with_cp
 
+    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
+    attn_letters = ('A', 'B')
+
+    def setup_efficient_attention(self, cfg):
+        """Read the efficient attention's per-stage settings from the preset; by
+        default the agent settings (``agent_num``, ``downstream_agent_shapes``)."""
+        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
+        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
+                                                     cfg['downstream_agent_shapes'])
+
     def resolve_arch(self, arch, **overrides):
         """This family's preset ``arch`` with the explicitly given arguments on top."""
         return resolve_arch(type(self).__name__, arch, self.arch_zoo, overrides)
