@@ -11,8 +11,8 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_shape_list,
-                   as_stage_list, check_heads, drop_path_rates, parse_attn_type, to_map)
+from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_stage_list,
+                   check_heads, drop_path_rates, parse_attn_type, to_map)
 
 
 class SRAttention(nn.Module):

@@ -13,7 +13,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
 from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
-                   as_shape_list, as_stage_list, check_heads, drop_path_rates,
+                   as_stage_list, check_heads, drop_path_rates,
                    parse_attn_type)
 
 
