@@ -127,9 +127,11 @@ _FEW_PROPOSALS = ['model.train_cfg.rpn_proposal.max_per_img=100',
 #: --cfg-options that point each zoo model's heads at the toy classes (and keep the
 #: two-stage detectors' proposal counts toy-sized).
 TOY_OPTIONS = {
+    # score_thr 0: an untrained detector can score below the stock 0.05 everywhere,
+    # and an empty result set gives no COCO metrics (seen once with MLLA-T).
     'maskrcnn': ['model.roi_head.bbox_head.num_classes=3',
-                 'model.roi_head.mask_head.num_classes=3'] + _FEW_PROPOSALS,
-    # score_thr 0: an untrained RetinaNet scores below the stock 0.05 everywhere.
+                 'model.roi_head.mask_head.num_classes=3',
+                 'model.test_cfg.rcnn.score_thr=0.0'] + _FEW_PROPOSALS,
     'retinanet': ['model.bbox_head.num_classes=3', 'model.test_cfg.score_thr=0.0'],
     'cascade_maskrcnn': [f'model.roi_head.bbox_head.{i}.num_classes=3' for i in range(3)]
     + ['model.roi_head.mask_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0']
