@@ -45,7 +45,7 @@ add_mim_extension()
 setup(
     name='mmagent',
     version=read_version(),
-    description='Agent Attention backbones (Agent-PVT, Agent-Swin) for OpenMMLab 2.0: '
+    description='Agent Attention, MLLA and FLatten backbones for OpenMMLab 2.0: '
     'MMDetection, MMSegmentation and MMPretrain',
     long_description=open(osp.join(HERE, 'README.md')).read()
     if osp.exists(osp.join(HERE, 'README.md')) else '',

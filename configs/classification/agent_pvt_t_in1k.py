@@ -1,28 +1,15 @@
 # Agent-PVT-T ImageNet-1k classifier for mmpretrain (top-1 78.4, 11.6M params, 224px).
 # The published ImageNet weights load through the zoo (head.* -> head.fc.*): evaluate
-# with tools/test.py, or fine-tune with tools/train.py.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+# with tools/test.py, or fine-tune with tools/train.py. At 224 px the agent grids are
+# the pretraining ones: square roots of the agent counts.
+_base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='mmagent.AgentPVT',
         arch='tiny',
         out_indices=(3, ),
         drop_path_rate=0.1,
-        # At 224 px the pretraining agent grids: sqrt of the agent counts.
         downstream_agent_shapes=[(3, 3), (4, 4), (7, 7), (7, 7)]),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=512,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)),
-    init_cfg=dict(type='Pretrained',
-                  checkpoint='mmagent://agent_pvt_t_in1k?target=mmpretrain'))
+    head=dict(in_channels=512),
+    init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_pvt_t_in1k?target=mmpretrain'))

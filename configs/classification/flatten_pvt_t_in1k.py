@@ -1,22 +1,12 @@
 # FLatten-PVT-T ImageNet-1k classifier for mmpretrain (top-1 77.8, 12.2M params, 224px):
 # focused linear attention in every stage (LLLL), mean pooling, no final norm.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmagent.FLattenPVT', arch='tiny', out_indices=(3, ),
-                  drop_path_rate=0.1),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=512,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)),
-    init_cfg=dict(type='Pretrained',
-                  checkpoint='mmagent://flatten_pvt_t_in1k?target=mmpretrain'))
+    backbone=dict(
+        type='mmagent.FLattenPVT',
+        arch='tiny',
+        out_indices=(3, ),
+        drop_path_rate=0.1),
+    head=dict(in_channels=512),
+    init_cfg=dict(type='Pretrained', checkpoint='mmagent://flatten_pvt_t_in1k?target=mmpretrain'))

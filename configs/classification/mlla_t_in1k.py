@@ -1,21 +1,12 @@
 # MLLA-T ImageNet-1k classifier for mmpretrain (top-1 83.5, 24.4M params, 224px).
 # The classifier's final LayerNorm is the backbone's norm3 (norm.* -> backbone.norm3.*).
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmagent.MLLA', arch='tiny', out_indices=(3, ),
-                  drop_path_rate=0.2),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=512,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)),
+    backbone=dict(
+        type='mmagent.MLLA',
+        arch='tiny',
+        out_indices=(3, ),
+        drop_path_rate=0.2),
+    head=dict(in_channels=512),
     init_cfg=dict(type='Pretrained', checkpoint='mmagent://mlla_t_in1k?target=mmpretrain'))
