@@ -97,23 +97,27 @@ def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
     return grid.flatten(2)
 
 
-def agent_side(grid, resize):
+def agent_side(grid, resize, into=None):
     """(h, n, N) agent-side bias from :func:`bias_grid`'s (2h, a, N) and the (n, a)
     agent-grid resize matrix: ``R @ G[:h]``.
 
     The spec's agent-grid resize (a bilinear resize over N channels) is one product with
     the matrix of the same bilinear weights, taken on the side that gives each bias in
-    the layout attention reads, without a large transpose.
+    the layout attention reads, without a large transpose. ``into(shape)``, if given,
+    returns the tensor to write the product into (a reused buffer).
     """
     heads = grid.shape[0] // 2
-    return torch.matmul(resize.to(device=grid.device, dtype=grid.dtype), grid[:heads])
+    resize = resize.to(device=grid.device, dtype=grid.dtype)
+    out = None if into is None else into((heads, resize.shape[0], grid.shape[-1]))
+    return torch.matmul(resize, grid[:heads], out=out)
 
 
-def token_side(grid, resize):
+def token_side(grid, resize, into=None):
     """(h, N, n) token-side bias: ``G[h:]^T @ R^T`` (see :func:`agent_side`)."""
     heads = grid.shape[0] // 2
     resize = resize.to(device=grid.device, dtype=grid.dtype)
-    return torch.matmul(grid[heads:].transpose(1, 2), resize.t())
+    out = None if into is None else into((heads, grid.shape[-1], resize.shape[0]))
+    return torch.matmul(grid[heads:].transpose(1, 2), resize.t(), out=out)
 
 
 def grid_to_biases(grid, resize):

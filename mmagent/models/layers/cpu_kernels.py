@@ -89,17 +89,7 @@ def mask_into_scratch(side, grid, resize):
     ``token_side`` of :mod:`~mmagent.models.layers.agent_attention`) as a 4-D SDPA mask
     written into scratch slot 2. Valid until the slot's next use: the caller consumes it
     before building the other side's mask (inference only, nothing keeps it)."""
-    heads, num_tokens = grid.shape[0] // 2, grid.shape[-1]
-    n = resize.shape[0]
-    shape = (heads, n, num_tokens) if side.__name__ == 'agent_side' else (
-        heads, num_tokens, n)
-    resize = resize.to(dtype=grid.dtype)
-    if side.__name__ == 'agent_side':
-        out = torch.matmul(resize, grid[:heads], out=scratch(2, shape, grid))
-    else:
-        out = torch.matmul(grid[heads:].transpose(1, 2), resize.t(),
-                           out=scratch(2, shape, grid))
-    return out.unsqueeze(0)
+    return side(grid, resize, into=lambda shape: scratch(2, shape, grid)).unsqueeze(0)
 
 
 def mlp_kernel_path(mlp, x):
