@@ -14,13 +14,10 @@ At other input sizes than pretraining, the positional encodings of the linear at
 'L' stages attend over the whole map (as every published model does at 224 px, where
 their window is the map), and the 'S' stages' windows and stripes pad as their hosts do.
 """
-import torch
 import torch.nn as nn
 
 from mmagent.models.layers.focused_linear_attention import (FocusedLinearAttention,
-                                                            focused_linear,
-                                                            resize_positional_encoding,
-                                                            shared_dwc)
+                                                            FocusedLinearCore)
 from mmagent.registry import MODELS
 from .agent_cswin import AgentCSWin, lepe
 from .agent_pvt import AgentPVT, SRAttention
@@ -39,17 +36,13 @@ class FocusedLinearMixin:
     attn_letters = ('L', 'S')
 
     def _focus_settings(self, focusing_factor, kernel_size, kwargs):
+        """Keep the focusing factor and kernel size (checked by the layers) and refuse
+        the agent settings a FLatten host inherits but does not have."""
         for key in AGENT_ONLY:
             if key in kwargs:
                 raise TypeError(f'{type(self).__name__} has no {key!r} (an agent-attention '
                                 f'setting); FLatten stages take focusing_factor and '
                                 f'kernel_size')
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'kernel_size must be a positive odd integer, got '
-                             f'{kernel_size!r}')
-        if not isinstance(focusing_factor, (int, float)) or focusing_factor <= 0:
-            raise ValueError(f'focusing_factor must be a positive number, got '
-                             f'{focusing_factor!r}')
         self.focusing_factor = focusing_factor
         self.kernel_size = kernel_size
 
@@ -116,29 +109,17 @@ class FLattenSwinTransformer(FocusedLinearMixin, AgentSwinTransformer):
             kernel_size=self.kernel_size, proj_drop=proj_drop)
 
 
-class CSWinFocusedAttention(nn.Module):
+class CSWinFocusedAttention(FocusedLinearCore):
     """FLatten-CSwin's 'L' branch: focused linear attention over the whole map, with
-    CSwin's LePE (``get_v``, 3x3) and FLatten's shared depthwise conv (``dwc``)."""
+    CSwin's LePE (``get_v``, 3x3) besides FLatten's shared depthwise conv (``dwc``)."""
 
     def __init__(self, embed_dims, num_heads, pretrain_hw, focusing_factor=3,
                  kernel_size=5):
-        super().__init__()
-        self.num_heads = num_heads
-        self.focusing_factor = focusing_factor
-        self.pretrain_hw = pretrain_hw
-        head_dims = embed_dims // num_heads
+        super().__init__(embed_dims, num_heads, pretrain_hw, focusing_factor, kernel_size)
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
-        self.dwc = nn.Conv2d(head_dims, head_dims, kernel_size, padding=kernel_size // 2,
-                             groups=head_dims)
-        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
-        self.positional_encoding = nn.Parameter(
-            torch.zeros(1, pretrain_hw[0] * pretrain_hw[1], embed_dims))
 
     def forward(self, q, k, v, hw_shape):
-        k = k + resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
-                                           hw_shape).to(k.dtype)
-        out = focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor)
-        return (out + shared_dwc(self.dwc, v, hw_shape, self.num_heads)
+        return (self.attend(q, k, v, hw_shape) + self.conv_v(v, hw_shape)
                 + lepe(self.get_v, v, hw_shape))
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from mmagent.registry import MODELS
 
-__all__ = ['FocusedLinearAttention', 'focused_linear', 'resize_positional_encoding',
+__all__ = ['FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear', 'resize_positional_encoding',
            'shared_dwc']
 
 
@@ -76,16 +76,61 @@ def shared_dwc(conv, v, hw_shape, num_heads):
     return conv(v_map).reshape(b, c, n).transpose(1, 2)
 
 
+class FocusedLinearCore(nn.Module):
+    """The focused-linear step without projections: the learned ``scale``, the key
+    ``positional_encoding`` (sized for ``pretrain_hw``, resized to other maps) and the
+    head-shared depthwise conv ``dwc`` of V. FLatten-CSwin's branches build on this
+    directly (their block owns the projections); :class:`FocusedLinearAttention` adds
+    the projections for FLatten-PVT, -PVTv2 and -Swin.
+    """
+
+    def __init__(self, embed_dims, num_heads, pretrain_hw, focusing_factor=3,
+                 kernel_size=5):
+        super().__init__()
+        if num_heads <= 0 or embed_dims % num_heads:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        if isinstance(focusing_factor, bool) or not isinstance(
+                focusing_factor, (int, float)) or focusing_factor <= 0:
+            raise ValueError(f'focusing_factor must be a positive number, got '
+                             f'{focusing_factor!r}')
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'kernel_size must be a positive odd integer, got '
+                             f'{kernel_size!r}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.focusing_factor = focusing_factor
+        self.pretrain_hw = tuple(pretrain_hw)
+        head_dims = embed_dims // num_heads
+        self.dwc = nn.Conv2d(head_dims, head_dims, kernel_size, padding=kernel_size // 2,
+                             groups=head_dims)
+        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.positional_encoding = nn.Parameter(
+            torch.zeros(1, self.pretrain_hw[0] * self.pretrain_hw[1], embed_dims))
+
+    def attend(self, q, k, v, kv_hw):
+        """Focused linear attention of q over k (plus the positional encoding resized
+        to the key map ``kv_hw``) and v; (B, N, C)."""
+        k = k + resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
+                                           kv_hw).to(k.dtype)
+        return focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor)
+
+    def conv_v(self, v, hw_shape):
+        """The depthwise conv of V (B, N, C) on the ``hw_shape`` map."""
+        return shared_dwc(self.dwc, v, hw_shape, self.num_heads)
+
+
 @MODELS.register_module()
-class FocusedLinearAttention(nn.Module):
+class FocusedLinearAttention(FocusedLinearCore):
     """Focused linear attention over a whole H x W token map.
 
     Args:
         embed_dims (int): Channels C.
         num_heads (int): Heads; must divide ``embed_dims``.
-        pretrain_hw (tuple[int]): The key map (R0, R1) at pretraining: sizes
-            ``positional_encoding``. On another map the encoding is resized to it
-            (bilinear over its grid), as the agent biases are.
+        pretrain_hw (tuple[int]): The token map (R0, R1) at pretraining: sizes
+            ``positional_encoding`` (for the keys, reduced by ``sr_ratio``). On another
+            map the encoding is resized to it (bilinear over its grid), as the agent
+            biases are.
         qkv_layout (str): ``'qkv'`` (FLatten-Swin) or ``'q_kv'`` (FLatten-PVT/PVTv2).
         qkv_bias (bool): Defaults to True.
         sr_ratio (int): PVT's spatial reduction of keys/values (a strided conv and a
@@ -99,20 +144,13 @@ class FocusedLinearAttention(nn.Module):
 
     def __init__(self, embed_dims, num_heads, pretrain_hw, qkv_layout='qkv', qkv_bias=True,
                  sr_ratio=1, focusing_factor=3, kernel_size=5, proj_drop=0.):
-        super().__init__()
-        if num_heads <= 0 or embed_dims % num_heads:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
-                             f'num_heads ({num_heads})')
         if qkv_layout not in ('qkv', 'q_kv'):
             raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
-        if not focusing_factor > 0:
-            raise ValueError(f'focusing_factor must be positive, got {focusing_factor!r}')
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
+        super().__init__(embed_dims, num_heads,
+                         tuple(int(s) // sr_ratio for s in pretrain_hw),
+                         focusing_factor=focusing_factor, kernel_size=kernel_size)
         self.qkv_layout = qkv_layout
         self.sr_ratio = sr_ratio
-        self.focusing_factor = focusing_factor
-        self.pretrain_hw = tuple(int(s) // sr_ratio for s in pretrain_hw)
         if qkv_layout == 'qkv':
             self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         else:
@@ -123,12 +161,6 @@ class FocusedLinearAttention(nn.Module):
             self.norm = nn.LayerNorm(embed_dims)
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
-        head_dims = embed_dims // num_heads
-        self.dwc = nn.Conv2d(head_dims, head_dims, kernel_size, padding=kernel_size // 2,
-                             groups=head_dims)
-        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
-        self.positional_encoding = nn.Parameter(
-            torch.zeros(1, self.pretrain_hw[0] * self.pretrain_hw[1], embed_dims))
 
     def extra_repr(self):
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
@@ -149,13 +181,10 @@ class FocusedLinearAttention(nn.Module):
                 kv_hw = (x.shape[2], x.shape[3])
                 x = self.norm(x.flatten(2).transpose(1, 2))
             k, v = self.kv(x).chunk(2, dim=-1)
-        k = k + resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
-                                           kv_hw).to(k.dtype)
-        out = focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor)
+        out = self.attend(q, k, v, kv_hw)
         if self.sr_ratio > 1:  # V back to N tokens, per head along the sequence
             d = c // self.num_heads
             v = F.interpolate(v.reshape(b, -1, self.num_heads, d).permute(0, 2, 3, 1)
                               .reshape(b * self.num_heads, d, -1), size=n, mode='linear')
             v = v.reshape(b, self.num_heads, d, n).permute(0, 3, 1, 2).reshape(b, n, c)
-        out = out + shared_dwc(self.dwc, v, hw_shape, self.num_heads)
-        return self.proj_drop(self.proj(out))
+        return self.proj_drop(self.proj(out + self.conv_v(v, hw_shape)))
