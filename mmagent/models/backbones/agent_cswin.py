@@ -9,8 +9,6 @@ attention over the whole map, again with LePE.
 Module names follow the published checkpoints (``stage1_conv_embed``, ``stage{i}``,
 ``merge{i}``; a block's ``qkv``, ``attns`` and ``proj``), so they load as they are.
 """
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,7 +17,7 @@ from mmcv.cnn.bricks import DropPath
 from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import AgentAttentionCore
 from mmagent.registry import MODELS
-from .base import (BaseBackbone, as_shape_list, as_stage_list, check_heads,
+from .base import (AgentStages, BaseBackbone, as_stage_list, check_heads,
                    drop_path_rates, parse_attn_type, to_map)
 
 __all__ = ['AgentCSWin']
@@ -190,7 +188,7 @@ class MergeBlock(nn.Module):
 
 
 @MODELS.register_module()
-class AgentCSWin(BaseBackbone):
+class AgentCSWin(AgentStages, BaseBackbone):
     """Agent-CSwin backbone (ECCV 2024) for OpenMMLab 2.0.
 
     Args:
@@ -273,7 +271,8 @@ class AgentCSWin(BaseBackbone):
         check_heads(self.embed_dims, self.num_heads)
         self.split_size = as_stage_list('split_size', split_size)
         plan = parse_attn_type(attn_type, self.depths, self.attn_letters)
-        self.setup_efficient_attention(agent_num, downstream_agent_shapes)
+        self.setup_efficient_attention(dict(agent_num=agent_num,
+                                            downstream_agent_shapes=downstream_agent_shapes))
         mlp_ratio = cfg['mlp_ratio']
 
         self.stage1_conv_embed = Stem(in_channels, base_dims)
@@ -309,15 +308,6 @@ class AgentCSWin(BaseBackbone):
             + ([getattr(self, f'norm{i}')] if i in self.out_indices else [])
             for i in range(4)]
         self._freeze()
-
-    def setup_efficient_attention(self, agent_num, downstream_agent_shapes):
-        """Check and keep the agent settings (per stage)."""
-        self.agent_num = as_stage_list('agent_num', agent_num)
-        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
-            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
-                             f'...), got {agent_num!r}')
-        self.downstream_agent_shapes = [None] * 4 if downstream_agent_shapes is None else \
-            as_shape_list('downstream_agent_shapes', downstream_agent_shapes)
 
     def efficient_attention(self, i, dims, heads, reso, attn_drop):
         """Stage i's efficient ('A') branch: agent attention over the whole map, whose

@@ -11,7 +11,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (BaseBackbone, PatchEmbed, TransformerBlock, as_stage_list,
+from .base import (AgentStages, BaseBackbone, PatchEmbed, TransformerBlock, as_stage_list,
                    check_heads, drop_path_rates, parse_attn_type, to_map)
 
 
@@ -46,7 +46,7 @@ class SRAttention(nn.Module):
 
 
 @MODELS.register_module()
-class AgentPVT(BaseBackbone):
+class AgentPVT(AgentStages, BaseBackbone):
     """Agent-PVT backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
 
     Args:

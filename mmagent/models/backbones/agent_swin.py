@@ -12,7 +12,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers import AgentAttention
 from mmagent.registry import MODELS
-from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
+from .base import (AgentStages, PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
                    as_stage_list, check_heads, drop_path_rates,
                    parse_attn_type)
 
@@ -167,7 +167,7 @@ class PatchMerging(nn.Module):
 
 
 @MODELS.register_module()
-class AgentSwinTransformer(SwinLayoutBackbone):
+class AgentSwinTransformer(AgentStages, SwinLayoutBackbone):
     """Agent-Swin backbone (Han et al., ECCV 2024) for OpenMMLab 2.0.
 
     Args:

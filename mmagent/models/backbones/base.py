@@ -6,6 +6,7 @@ A family is one file on top of this: its attention, its presets and how it stack
 stages (see ``docs/architecture.md``).
 """
 import copy
+import math
 import re
 
 import torch
@@ -252,16 +253,6 @@ class BaseBackbone(BaseModule):
         self.norm_eval = bool(norm_eval)
         self.with_cp = with_cp
 
-    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
-    attn_letters = ('A', 'B')
-
-    def setup_efficient_attention(self, cfg):
-        """Read the efficient attention's per-stage settings from the preset; by
-        default the agent settings (``agent_num``, ``downstream_agent_shapes``)."""
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'])
-        self.downstream_agent_shapes = as_shape_list('downstream_agent_shapes',
-                                                     cfg['downstream_agent_shapes'])
-
     def resolve_arch(self, arch, **overrides):
         """This family's preset ``arch`` with the explicitly given arguments on top."""
         return resolve_arch(type(self).__name__, arch, self.arch_zoo, overrides)
@@ -376,6 +367,25 @@ class BaseBackbone(BaseModule):
         return missing, sorted(ignored)
 
 
+class AgentStages:
+    """Mixin of the hosts whose efficient ('A') stages are agent attention (Agent-PVT,
+    -Swin, -CSwin): the attention-type letters and the per-stage agent settings. A
+    family with another efficient attention (FLatten) overrides both."""
+    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
+    attn_letters = ('A', 'B')
+
+    def setup_efficient_attention(self, cfg):
+        """Check and keep ``agent_num`` (perfect squares) and ``downstream_agent_shapes``
+        (None: the pretraining grids) of ``cfg``, one per stage."""
+        self.agent_num = as_stage_list('agent_num', cfg['agent_num'], self.num_stages)
+        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
+            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
+                             f'...), got {cfg["agent_num"]!r}')
+        shapes = cfg['downstream_agent_shapes']
+        self.downstream_agent_shapes = [None] * self.num_stages if shapes is None else \
+            as_shape_list('downstream_agent_shapes', shapes, self.num_stages)
+
+
 class Stage(nn.Module):
     """One stage of a Swin-layout backbone: ``blocks`` then an optional ``downsample``
     (the published names of Swin, Agent-Swin and MLLA)."""
@@ -419,6 +429,6 @@ class SwinLayoutBackbone(BaseBackbone):
         return tuple(outs)
 
 
-__all__ = ['BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
+__all__ = ['AgentStages', 'BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
            'as_stage_list', 'as_shape_list', 'check_heads', 'parse_attn_type',
            'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES']

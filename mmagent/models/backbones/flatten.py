@@ -46,6 +46,9 @@ class FocusedLinearMixin:
         self.focusing_factor = focusing_factor
         self.kernel_size = kernel_size
 
+    def setup_efficient_attention(self, cfg):
+        """FLatten's 'L' layers take their settings from the constructor arguments."""
+
 
 def _presets(zoo, attn_type):
     """A host's presets without its agent settings, with FLatten's attention types."""
@@ -71,8 +74,6 @@ class FLattenPVT(FocusedLinearMixin, AgentPVT):
         self.la_sr_ratios = as_stage_list('la_sr_ratios', la_sr_ratios)
         super().__init__(arch=arch, **kwargs)
 
-    def setup_efficient_attention(self, cfg):
-        pass
 
     def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
         g = self.pos_grids[i]
@@ -98,8 +99,6 @@ class FLattenSwinTransformer(FocusedLinearMixin, AgentSwinTransformer):
         self._focus_settings(focusing_factor, kernel_size, kwargs)
         super().__init__(arch=arch, **kwargs)
 
-    def setup_efficient_attention(self, cfg):
-        pass
 
     def efficient_attention(self, i, qkv_bias, attn_drop, proj_drop):
         g = self.pretrain_grid // 2**i
@@ -138,8 +137,6 @@ class FLattenCSWin(FocusedLinearMixin, AgentCSWin):
         self._focus_settings(focusing_factor, kernel_size, kwargs)
         super().__init__(arch=arch, attn_type=attn_type, **kwargs)
 
-    def setup_efficient_attention(self, agent_num, downstream_agent_shapes):
-        pass
 
     def efficient_attention(self, i, dims, heads, reso, attn_drop):
         return CSWinFocusedAttention(dims, heads, (reso, reso), self.focusing_factor,
