@@ -79,7 +79,7 @@ def reference_forward(m, x, hw_shape):
     return m.proj_drop(m.proj(O))
 
 
-def reference_mlp_forward(m, x):
+def reference_mlp_forward(m, x, hw_shape=None):
     """The block MLP of module ``m`` (an mmagent ``Mlp``) as plain autograd ops."""
     return m.drop(m.fc2(m.drop(F.gelu(m.fc1(x)))))
 

@@ -187,9 +187,9 @@ class TransformerBlock(nn.Module):
         x = x + drop_path(mlp(norm2(x)))
 
     ``attn`` is any module with ``forward(x, hw_shape)`` on (B, N, C) tokens (agent
-    attention, shifted-window attention, spatial-reduction attention, ...). ``mlp``
-    replaces the plain :class:`Mlp` with a module taking ``(x, hw_shape)`` (PVTv2's MLP
-    with a depthwise conv).
+    attention, shifted-window attention, spatial-reduction attention, ...); the MLP is
+    called the same way, so ``mlp`` can replace the plain :class:`Mlp` with one that
+    reads the map (PVTv2's MLP with a depthwise conv).
     """
 
     def __init__(self, embed_dims, attn, mlp_ratio=4., drop=0., drop_path=0.,
@@ -199,15 +199,12 @@ class TransformerBlock(nn.Module):
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp_reads_map = mlp is not None
         self.mlp = mlp if mlp is not None else Mlp(embed_dims, int(embed_dims * mlp_ratio),
                                                    drop=drop)
 
     def forward(self, x, hw_shape):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        y = self.norm2(x)
-        return x + self.drop_path(self.mlp(y, hw_shape) if self.mlp_reads_map
-                                  else self.mlp(y))
+        return x + self.drop_path(self.mlp(self.norm2(x), hw_shape))
 
 
 def to_map(x, hw_shape):

@@ -21,7 +21,9 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_features, in_features)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x):
+    def forward(self, x, hw_shape=None):
+        """``x`` (..., C); ``hw_shape`` is not needed (accepted so that blocks call every
+        MLP as ``mlp(x, hw_shape)``)."""
         kernel = cpu_kernels.mlp_kernel_path(self, x)
         if kernel is not None:
             weights = (self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
