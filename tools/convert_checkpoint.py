@@ -1,7 +1,7 @@
 """Convert a published Agent Attention checkpoint for mmdet 3 / mmseg 1 / mmpretrain.
 
     python tools/convert_checkpoint.py SRC DST --layout {timm,mmdet2,mmseg0}
-        [--target {backbone,mmpretrain}] [--collection {Agent-PVT,Agent-Swin}]
+        [--target {backbone,mmpretrain}]
 
 Or name a zoo entry instead of --layout: --name maskrcnn_agent_pvt_t_coco_1x.
 """
@@ -17,23 +17,20 @@ def main(argv=None):
     parser.add_argument('src')
     parser.add_argument('dst')
     parser.add_argument('--layout', choices=['timm', 'mmdet2', 'mmseg0'])
-    parser.add_argument('--name', help='zoo name: takes layout and collection from it')
+    parser.add_argument('--name', help='zoo name: takes the layout from it')
     parser.add_argument('--target', choices=['backbone', 'mmpretrain'], default='backbone')
-    parser.add_argument('--collection', default='Agent-PVT',
-                        choices=['Agent-PVT', 'Agent-Swin'])
     args = parser.parse_args(argv)
     from mmagent import zoo
-    layout, collection = args.layout, args.collection
+    layout = args.layout
     if args.name:
-        entry = zoo.get_entry(args.name)
-        layout, collection = entry.layout, entry.collection
+        layout = zoo.get_entry(args.name).layout
     if not layout:
         parser.error('give --layout or --name')
     if not osp.isfile(args.src):
         print(f'mmagent: no such file: {args.src}', file=sys.stderr)
         return 1
     try:
-        zoo.convert_file(args.src, args.dst, layout, collection, args.target)
+        zoo.convert_file(args.src, args.dst, layout, args.target)
     except zoo.UnsafeCheckpointError as e:
         print(f'mmagent: {e}', file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ def fetch(name, dest=None, target='backbone', progress=True):
     raw = download(name, dest=dest, progress=progress)
     out = converted_path(raw, target)
     if not osp.exists(out) or osp.getmtime(out) < osp.getmtime(raw):
-        convert_file(raw, out, entry.layout, entry.collection, target)
+        convert_file(raw, out, entry.layout, target)
     return out
 
 

@@ -104,7 +104,7 @@ def final_norm_target(state):
     return 'norm'
 
 
-def to_mmpretrain(state, collection=None):
+def to_mmpretrain(state):
     """ImageNet weights (timm layout) -> mmpretrain ImageClassifier keys."""
     out = {}
     target = final_norm_target(state)
@@ -119,13 +119,12 @@ def to_mmpretrain(state, collection=None):
     return out
 
 
-def convert_checkpoint(ckpt, layout, collection=None, target='backbone'):
+def convert_checkpoint(ckpt, layout, target='backbone'):
     """Convert a loaded published checkpoint.
 
     Args:
         ckpt (dict): What :func:`safe_load` returned.
         layout (str): ``'timm'``, ``'mmdet2'`` or ``'mmseg0'``.
-        collection (str): ``'Agent-PVT'``/``'Agent-Swin'``/..., for classifier keys.
         target (str): For ImageNet weights: ``'backbone'`` (the published keys, as
             backbone ``init_cfg`` expects) or ``'mmpretrain'`` (a whole classifier).
 
@@ -138,7 +137,7 @@ def convert_checkpoint(ckpt, layout, collection=None, target='backbone'):
     meta = dict(converted_by='mmagent', source_layout=layout)
     if layout == 'timm':
         if target == 'mmpretrain':
-            state = to_mmpretrain(state, collection)
+            state = to_mmpretrain(state)
             classes = _imagenet_classes()
             if classes:  # so inferencers name the predicted classes
                 meta['dataset_meta'] = dict(classes=classes)
@@ -155,9 +154,9 @@ def converted_path(path, target='backbone'):
     return f'{stem}_mmagent{suffix}.pth'
 
 
-def convert_file(src, dst, layout, collection=None, target='backbone'):
+def convert_file(src, dst, layout, target='backbone'):
     ckpt = safe_load(src)
-    out = convert_checkpoint(ckpt, layout, collection, target)
+    out = convert_checkpoint(ckpt, layout, target)
     tmp = dst + '.part'
     torch.save(out, tmp)
     os.replace(tmp, dst)
