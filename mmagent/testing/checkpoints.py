@@ -8,23 +8,20 @@ maps every key without having the real (unreachable) files.
 """
 import torch
 
-from mmagent.models.backbones.base import SwinLayoutBackbone
-
 
 def published_classification_state(backbone, num_classes=1000):
     """The state dict an authors' ImageNet checkpoint of ``backbone`` would hold."""
-    from mmagent.models.backbones import AgentCSWin
     state = {k: v.clone() for k, v in backbone.state_dict().items()}
     dims = backbone.embed_dims
     c = dims if isinstance(dims, int) else dims[-1]
-    if isinstance(backbone, (SwinLayoutBackbone, AgentCSWin)):
-        # Swin-layout classifiers (Agent-Swin, MLLA) and Agent-CSwin have one final
-        # norm and no per-stage output norms (Agent-DeiT's ``norm`` is its own).
-        for k in [k for k in state if k.split('.')[0] in ('norm0', 'norm1', 'norm2',
-                                                           'norm3')]:
+    state.update(_window_buffers(backbone))
+    outputs_norms = backbone.downstream_only_keys
+    if outputs_norms:
+        # Backbones with per-output norms (Swin layout, CSwin) were published as
+        # classifiers with one final LayerNorm instead; Agent-PVT mean-pools straight
+        # away, and Agent-DeiT's and PVTv2's norms are their own published keys.
+        for k in [k for k in state if k.split('.')[0] in outputs_norms]:
             del state[k]
-        state.update(_window_buffers(backbone))
-        # Swin classifies after a final LayerNorm; Agent-PVT mean-pools straight away.
         state['norm.weight'] = torch.ones(c)
         state['norm.bias'] = torch.zeros(c)
     state['head.weight'] = torch.randn(num_classes, c) * 0.02

@@ -202,3 +202,8 @@ def test_flops_of_the_published_classifiers(name, published):
     from get_flops import analyse
     r = analyse(osp.join(ROOT, 'configs', 'classification', f'{name}.py'), 224, 224)
     assert abs(r['flops'] / 1e9 - published) < 0.05  # model_zoo.md, one decimal
+
+
+def test_deit_input_smaller_than_a_patch_is_a_clear_error():
+    with pytest.raises(ValueError, match='smaller than one 16-pixel patch'):
+        _deit()(torch.randn(1, 3, 8, 64))

@@ -10,8 +10,6 @@ Module names follow the published checkpoints (``patch_embed.proj``, ``cls_token
 ``pos_embed``, ``blocks.{i}``, ``norm``), so they load as they are. A classifier
 backbone: it returns the class token.
 """
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -201,10 +199,10 @@ class AgentDeiT(BaseBackbone):
         return torch.cat([cls_pos, grid_pos.flatten(2).transpose(1, 2)], dim=1)
 
     def forward(self, x):
+        if min(x.shape[-2:]) < self.patch_size:  # the conv would fail less clearly
+            raise ValueError(f'AgentDeiT: input {tuple(x.shape[-2:])} is smaller than one '
+                             f'{self.patch_size}-pixel patch')
         x, hw_shape = self.patch_embed(x)
-        if x.shape[1] == 0 or math.prod(hw_shape) < 1:
-            raise ValueError(f'AgentDeiT: input smaller than one {self.patch_size}-pixel '
-                             f'patch')
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         x = self.pos_drop(x + self.position_embedding(hw_shape))
         outs = []
