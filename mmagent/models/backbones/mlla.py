@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from mmagent.models.layers import Mlp
+from mmagent.models.layers.linear_attention import linear_attention
 from mmagent.registry import MODELS
 from .base import (Stage, SwinLayoutBackbone, as_stage_list, check_heads,
                    drop_path_rates)
@@ -69,20 +70,12 @@ class LinearAttention(nn.Module):
         self.lepe = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, x, hw_shape):
-        b, n, c = x.shape
-        heads = self.num_heads
         q, k = (F.elu(t) + 1.0 for t in self.qk(x).chunk(2, dim=-1))
         with torch.autocast(x.device.type, enabled=False):
-            q, k, v = q.float(), k.float(), x.float()
-            q_rope, k_rope = rope_2d(q, hw_shape), rope_2d(k, hw_shape)
-
-            def split(t):  # (B, N, C) -> (B, h, N, d)
-                return t.unflatten(-1, (heads, c // heads)).transpose(1, 2)
-
-            q, k, v, q_rope, k_rope = map(split, (q, k, v, q_rope, k_rope))
-            z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-            kv = (k_rope.transpose(-2, -1) * n ** -0.5) @ (v * n ** -0.5)
-            out = (q_rope @ kv * z).transpose(1, 2).reshape(b, n, c).to(x.dtype)
+            q, k = q.float(), k.float()
+            out = linear_attention(q, k, x.float(), self.num_heads,
+                                   q_num=rope_2d(q, hw_shape),
+                                   k_num=rope_2d(k, hw_shape)).to(x.dtype)
         return out + tokens(self.lepe(map_view(x, hw_shape)))
 
 

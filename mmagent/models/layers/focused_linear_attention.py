@@ -9,9 +9,8 @@ Linear attention ``phi(Q) (phi(K)^T V)`` with the focused mapping
 carrying a learned positional encoding, and a depthwise conv of V (one kernel shared by
 the heads) that restores the rank the linear form loses. Cost is linear in tokens.
 
-The normalisation is the authors' current, numerically stable one: keys and values are
-scaled by ``n ** -0.5`` each before ``K^T V`` and the denominator uses the mean key, so the
-sums stay of order one at any map size. Under autocast the whole operation runs in
+The normalised product is :func:`~mmagent.models.layers.linear_attention.linear_attention`
+(shared with MLLA), the authors' current, numerically stable form. Under autocast the whole operation runs in
 float32 (``x^p`` of half-precision activations overflows), the projections around it in
 the autocast dtype.
 
@@ -23,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
+from .linear_attention import linear_attention
 
 __all__ = ['FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear', 'resize_positional_encoding',
            'shared_dwc']
@@ -53,17 +53,8 @@ def focused_linear(q, k, v, scale, num_heads, focusing_factor):
             x = x ** focusing_factor
             return x / x.norm(dim=-1, keepdim=True) * norm
 
-        q, k = focus(q), focus(k)
-        n = k.shape[1]
-
-        def split(t):  # (B, L, C) -> (B, h, L, d)
-            return t.unflatten(-1, (num_heads, -1)).transpose(1, 2)
-
-        qh, kh, vh = split(q), split(k), split(v)
-        z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-        kv = (kh.transpose(-2, -1) * n ** -0.5) @ (vh * n ** -0.5)
-        out = (qh @ kv) * z
-    return out.transpose(1, 2).flatten(2).to(dtype)
+        out = linear_attention(focus(q), focus(k), v, num_heads)
+    return out.to(dtype)
 
 
 def shared_dwc(conv, v, hw_shape, num_heads):
