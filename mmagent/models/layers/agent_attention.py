@@ -404,13 +404,11 @@ class AgentAttention(AgentAttentionCore):
         return self.q(x), before_v, v
 
     def forward(self, x, hw_shape):
-        batch, num_tokens, channels = x.shape
+        batch, _, channels = x.shape
         height, width = hw_shape
-        prefix = self.check_tokens(num_tokens, hw_shape)
+        prefix = self.num_prefix_tokens
         q, k, v = self.project_qkv(x)
-        needs_grad = torch.is_grad_enabled() and (
-            x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop, needs_grad)
+        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop)  # checks tokens
         # Diversity restoration: depthwise conv on V viewed as an image. V is dense
         # (B, L, C), so the view is a channels-last map: no copy either way.
         v_map = v[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2)
