@@ -65,9 +65,10 @@ def reference_agent(m, q, k, v, hw_shape):
 def use_cswin_reference(model):
     """Route every stripe and agent attention of ``model`` through the renderings
     above, in place; returns ``model``."""
-    from mmagent.models.backbones.agent_cswin import CSWinAgentAttention, LePEAttention
+    from mmagent.models.backbones.agent_cswin import CSWinAgentAttention
+    from mmagent.models.layers.stripe_attention import CSWinStripeAttention
     for m in model.modules():
-        if isinstance(m, LePEAttention):
+        if isinstance(m, CSWinStripeAttention):
             m.forward = types.MethodType(reference_stripes, m)
         elif isinstance(m, CSWinAgentAttention):
             m.forward = types.MethodType(reference_agent, m)
