@@ -42,8 +42,8 @@ def test_switch_is_off_by_default_and_chosen_per_model():
     m = _layer(cpu_kernels=False).train()
     assert 'AgentAttentionFunctionBackward' not in _graph_names(
         m(torch.randn(1, 99, 64), (9, 11)))
-    plain, fast = AgentPVT(depths=[1, 1, 1, 1]), AgentPVT(depths=[1, 1, 1, 1],
-                                                         cpu_kernels=True)
+    plain = AgentPVT(depths=[1, 1, 1, 1])
+    fast = AgentPVT(depths=[1, 1, 1, 1], cpu_kernels=True)
     switches = [[x.use_cpu_kernels for x in model.modules()
                  if isinstance(x, (AgentAttention, Mlp))] for model in (plain, fast)]
     assert switches[0] and not any(switches[0]) and all(switches[1])

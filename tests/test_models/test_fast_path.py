@@ -219,7 +219,8 @@ def test_bias_caches_of_one_model_stay_within_its_budget():
 
 def test_backbone_budget_is_an_argument_and_zero_turns_the_cache_off():
     m = AgentPVT(depths=[1, 1, 1, 1], bias_cache_mb=0).eval()
-    budgets = {id(x.bias_cache_budget) for x in m.modules() if hasattr(x, 'bias_cache_budget')}
+    budgets = {id(x.bias_cache_budget) for x in m.modules()
+               if hasattr(x, 'bias_cache_budget')}
     assert len(budgets) == 1
     with torch.no_grad():
         m(torch.randn(1, 3, 64, 64))
@@ -228,3 +229,19 @@ def test_backbone_budget_is_an_argument_and_zero_turns_the_cache_off():
     assert next(x.bias_cache_budget for x in copy_.modules()
                 if hasattr(x, 'bias_cache_budget')) is not next(
         x.bias_cache_budget for x in m.modules() if hasattr(x, 'bias_cache_budget'))
+
+
+def test_flop_count_is_the_same_whether_or_not_the_model_ran():
+    """Agent-CSwin's branch layers cache too: the count must not depend on a cache
+    left by an earlier run at the same size."""
+    from mmagent.analysis import flop_analyzer
+    from mmagent.models import AgentCSWin
+    m = AgentCSWin(depths=[1, 1, 1, 1], drop_path_rate=0.).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        fresh = flop_analyzer(m, (x, )).total()
+        m(x)
+        assert any(getattr(layer, '_bias_cache', None) is not None
+                   for layer in m.modules())
+        again = flop_analyzer(m, (x, )).total()
+    assert fresh == again

@@ -55,7 +55,8 @@ COMBINATIONS = {
         mlp_ratios=[2] * 4, attn=dict(type='mmagent.MLLALinearAttention'),
         drop_path_rate=0.), MLLALinearAttention),
     'cswin_user_attention_then_stripes': (CSWinHost, dict(
-        embed_dims=16, depths=[1, 1, 1, 1], num_heads=[2, 2, 4, 4], split_size=(1, 2, 2, 2),
+        embed_dims=16, depths=[1, 1, 1, 1], num_heads=[2, 2, 4, 4],
+        split_size=(1, 2, 2, 2),
         attn=dict(U=dict(type='ToyGateAttention'),
                   S=dict(type='mmagent.CSWinStripeAttention')),
         attn_type='UUSS', drop_path_rate=0.), ToyGateAttention),
