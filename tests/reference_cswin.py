@@ -13,7 +13,6 @@ import types
 
 import torch
 import torch.nn.functional as F
-
 from tests.reference_agent_attention import reference_biases
 
 

@@ -8,22 +8,23 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-
-from mmagent.models.layers.agent_attention import AgentAttentionCore
-from mmagent.testing import published_classification_state
 from tests.conftest import ROOT
 from tests.reference_classifiers import (agent_cswin_logits, agent_deit_logits,
                                          agent_pvt_logits, agent_swin_logits,
                                          flatten_cswin_logits, flatten_pvt_logits,
                                          flatten_pvt_v2_logits, flatten_swin_logits)
 
+from mmagent.models.layers.agent_attention import AgentAttentionCore
+from mmagent.testing import published_classification_state
+
 
 def mlla_logits(sd, x, arch):
     """MLLA's classifier: the backbone with the literal rendering of its attention
     (tests/reference_mlla.py), the final LayerNorm, mean pooling and the head."""
     import torch.nn.functional as F
-    from mmagent.models import MLLA
     from tests.reference_mlla import use_mlla_reference
+
+    from mmagent.models import MLLA
     m = MLLA(arch=arch, out_indices=(3, ), drop_path_rate=0.).eval()
     own = {k: v for k, v in sd.items() if k.split('.')[0] in ('patch_embed', 'layers')
            and not k.endswith('rope.rotations')}
@@ -146,6 +147,7 @@ def test_swin_classifier_needs_its_small_map_option():
 def test_model_hub_names_and_get_model(zoo_env, tmp_path):
     import mmpretrain
     from mmpretrain.apis.model import ModelHub
+
     import mmagent.zoo.hub  # noqa: F401  (registered when mmpretrain.apis loads)
     names = mmpretrain.list_models('agent_*')
     for n in ('agent_pvt_t_in1k', 'agent_swin_t_in1k', 'agent_swin_b_384_in1k'):

@@ -9,11 +9,11 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
+from tests.conftest import ROOT
 
 import mmagent
 from mmagent.models import AgentPVT, AgentSwinTransformer
 from mmagent.registry import MODELS
-from tests.conftest import ROOT
 
 SMALL = dict(arch=dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1],
                        num_heads=[1, 2, 3, 4], mlp_ratios=[2, 2, 2, 2],

@@ -3,11 +3,10 @@ each equal to the reference rendering, used only where the switch and the input
 allow."""
 import pytest
 import torch
+from tests.reference_agent_attention import reference_forward, reference_mlp_forward
 
 from mmagent.models import AgentAttention
-from mmagent.models.layers import Mlp
-from mmagent.models.layers import cpu_kernels
-from tests.reference_agent_attention import reference_forward, reference_mlp_forward
+from mmagent.models.layers import Mlp, cpu_kernels
 
 
 def _graph_names(out):
@@ -148,6 +147,7 @@ def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
 def test_environment_no_longer_chooses_the_kernels():
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     out = subprocess.run(
         [sys.executable, '-c', 'from mmagent.models import AgentAttention; '

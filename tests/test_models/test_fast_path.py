@@ -5,9 +5,9 @@ import copy
 
 import pytest
 import torch
+from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 from mmagent.models import AgentAttention, AgentPVT, AgentSwinTransformer
-from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 
 def spec_copy(model):
@@ -135,8 +135,9 @@ def test_training_does_not_cache():
 
 
 def test_flop_counter_counts_the_agent_operation():
-    from mmagent.analysis import flop_analyzer
     from mmengine.analysis import FlopAnalyzer
+
+    from mmagent.analysis import flop_analyzer
     m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
                        downstream_agent_shape=(4, 4)).eval()
     x = torch.randn(1, 20 * 30, 64)
@@ -164,6 +165,7 @@ def test_flop_counter_counts_the_agent_operation():
 def test_get_flops_tool_matches_published_figure():
     import os.path as osp
     import sys
+
     from tests.conftest import ROOT
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     from get_flops import analyse

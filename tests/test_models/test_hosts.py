@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmagent.models import (AgentAttention, CSWinHost, FocusedLinearAttention,
-                            MLLAHost, MLLALinearAttention, PVTHost, SwinHost)
+from mmagent.models import (AgentAttention, CSWinHost, FocusedLinearAttention, MLLAHost,
+                            MLLALinearAttention, PVTHost, SwinHost)
 from mmagent.models.hosts.base import attention_plan, build_attention
 from mmagent.registry import MODELS
 from mmagent.testing.toy_data import make_folder_classification

@@ -1,8 +1,7 @@
 """Agent-PVT (Han et al., "Agent Attention", ECCV 2024): the PVT v1 host with agent
 attention in its 'A' stages and PVT's spatial-reduction attention in its 'B' stages."""
 from mmagent.models.hosts import PVTHost
-from mmagent.models.hosts.base import (AGENT_SETTINGS, agent_letter_map,
-                                       preset_settings)
+from mmagent.models.hosts.base import AGENT_SETTINGS, agent_letter_map, preset_settings
 from mmagent.registry import MODELS
 
 __all__ = ['AgentPVT']

@@ -2,8 +2,7 @@
 attention over whole stage maps in its 'A' stages and shifted windows in its 'B'
 stages."""
 from mmagent.models.hosts import SwinHost
-from mmagent.models.hosts.base import (AGENT_SETTINGS, agent_letter_map,
-                                       preset_settings)
+from mmagent.models.hosts.base import AGENT_SETTINGS, agent_letter_map, preset_settings
 from mmagent.registry import MODELS
 
 __all__ = ['AgentSwinTransformer']

@@ -6,8 +6,8 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.models.layers.windows import resize_pos_embed
 from mmagent.registry import MODELS
-from .base import BaseBackbone, TransformerBlock, attention_plan, build_attention
-from .base import drop_path_rates, resolve_arch
+from .base import (BaseBackbone, TransformerBlock, attention_plan, build_attention,
+                   drop_path_rates, resolve_arch)
 
 __all__ = ['DeiTHost']
 

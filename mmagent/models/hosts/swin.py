@@ -6,9 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
-                   as_stage_list, attention_plan, build_attention, check_heads,
-                   drop_path_rates)
+from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock, as_stage_list,
+                   attention_plan, build_attention, check_heads, drop_path_rates)
 
 __all__ = ['SwinHost', 'PatchMerging', 'check_base_dims']
 
