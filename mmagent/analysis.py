@@ -28,14 +28,14 @@ EXTRA_HANDLES = {'aten::scaled_dot_product_attention': sdpa_flop_jit}
 def flop_analyzer(model, inputs):
     """A ``FlopAnalyzer`` that also counts fused attention.
 
-    The agent-bias inference caches are cleared first, so the count always includes
-    the per-call bias resizing (a model that already ran at this size would otherwise
-    skip it).
+    The eval bias caches of every layer that has one (``clear_bias_cache``: agent
+    attention in every host, Agent-CSwin's and Agent-DeiT's included) are cleared
+    first, so the count always includes the per-call bias resizing, whether or not
+    the model already ran at this size.
     """
-    from mmagent.models import AgentAttention
     for m in model.modules():
-        if isinstance(m, AgentAttention):
-            m._bias_cache = None
+        if hasattr(m, 'clear_bias_cache'):
+            m.clear_bias_cache()
     analyzer = FlopAnalyzer(model, inputs).set_op_handle(**EXTRA_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)

@@ -13,7 +13,6 @@ import types
 
 import torch
 import torch.nn.functional as F
-
 from tests.reference_agent_attention import reference_biases
 
 
@@ -65,9 +64,10 @@ def reference_agent(m, q, k, v, hw_shape):
 def use_cswin_reference(model):
     """Route every stripe and agent attention of ``model`` through the renderings
     above, in place; returns ``model``."""
-    from mmagent.models.backbones.agent_cswin import CSWinAgentAttention, LePEAttention
+    from mmagent.models.backbones.agent_cswin import CSWinAgentAttention
+    from mmagent.models.layers.stripe_attention import CSWinStripeAttention
     for m in model.modules():
-        if isinstance(m, LePEAttention):
+        if isinstance(m, CSWinStripeAttention):
             m.forward = types.MethodType(reference_stripes, m)
         elif isinstance(m, CSWinAgentAttention):
             m.forward = types.MethodType(reference_agent, m)

@@ -8,21 +8,23 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from tests.conftest import ROOT
+from tests.reference_classifiers import (agent_cswin_logits, agent_deit_logits,
+                                         agent_pvt_logits, agent_swin_logits,
+                                         flatten_cswin_logits, flatten_pvt_logits,
+                                         flatten_pvt_v2_logits, flatten_swin_logits)
 
 from mmagent.models.layers.agent_attention import AgentAttentionCore
 from mmagent.testing import published_classification_state
-from tests.conftest import ROOT
-from tests.reference_classifiers import (agent_cswin_logits, agent_deit_logits,
-                                        agent_pvt_logits, agent_swin_logits,
-                                        flatten_cswin_logits, flatten_pvt_logits,
-                                        flatten_pvt_v2_logits, flatten_swin_logits)
+
 
 def mlla_logits(sd, x, arch):
     """MLLA's classifier: the backbone with the literal rendering of its attention
     (tests/reference_mlla.py), the final LayerNorm, mean pooling and the head."""
     import torch.nn.functional as F
-    from mmagent.models import MLLA
     from tests.reference_mlla import use_mlla_reference
+
+    from mmagent.models import MLLA
     m = MLLA(arch=arch, out_indices=(3, ), drop_path_rate=0.).eval()
     own = {k: v for k, v in sd.items() if k.split('.')[0] in ('patch_embed', 'layers')
            and not k.endswith('rope.rotations')}
@@ -53,7 +55,8 @@ CASES = [
      lambda sd, x: agent_deit_logits(sd, x, 12, 12, agent_layer=4, agent_num=81), 224),
     ('agent_deit_s_448_in1k', 'Agent-DeiT',
      lambda sd, x: agent_deit_logits(sd, x, 12, 6, agent_layer=12, agent_num=49), 448),
-    ('flatten_pvt_t_in1k', 'FLatten', lambda sd, x: flatten_pvt_logits(sd, x, [2, 2, 2, 2]),
+    ('flatten_pvt_t_in1k', 'FLatten',
+     lambda sd, x: flatten_pvt_logits(sd, x, [2, 2, 2, 2]),
      224),
     ('flatten_pvt_v2_b0_in1k', 'FLatten',
      lambda sd, x: flatten_pvt_v2_logits(sd, x, [2, 2, 2, 2]), 224),
@@ -62,6 +65,12 @@ CASES = [
     ('flatten_cswin_t_in1k', 'FLatten',
      lambda sd, x: flatten_cswin_logits(sd, x, [2, 4, 18, 1], [2, 4, 8, 16]), 224),
 ]
+
+
+def classifier_config(name):
+    """The index's ``Config`` of a classifier: the zoo asks its backbone type how the
+    published keys map."""
+    return f'configs/classification/{name}.py'
 
 
 def build_classifier(name, **backbone):
@@ -105,7 +114,7 @@ def test_classifier_logits_equal_the_published_classifier(
     state = published_weights(build_classifier(name))
     path = tmp_path / 'published.pth'
     torch.save({'model': state}, path)
-    zoo_env(name, str(path), collection=collection)
+    zoo_env(name, str(path), collection=collection, config=classifier_config(name))
 
     model = build_classifier(name)  # init_cfg: mmagent://NAME?target=mmpretrain
     model.init_weights()
@@ -138,6 +147,7 @@ def test_swin_classifier_needs_its_small_map_option():
 def test_model_hub_names_and_get_model(zoo_env, tmp_path):
     import mmpretrain
     from mmpretrain.apis.model import ModelHub
+
     import mmagent.zoo.hub  # noqa: F401  (registered when mmpretrain.apis loads)
     names = mmpretrain.list_models('agent_*')
     for n in ('agent_pvt_t_in1k', 'agent_swin_t_in1k', 'agent_swin_b_384_in1k'):
@@ -147,7 +157,8 @@ def test_model_hub_names_and_get_model(zoo_env, tmp_path):
     state = published_weights(build_classifier('agent_pvt_t_in1k'))
     path = tmp_path / 'published.pth'
     torch.save({'model': state}, path)
-    zoo_env('agent_pvt_t_in1k', str(path), collection='Agent-PVT')
+    zoo_env('agent_pvt_t_in1k', str(path), collection='Agent-PVT',
+            config=classifier_config('agent_pvt_t_in1k'))
     model = mmpretrain.get_model('agent_pvt_t_in1k', pretrained=True)
     torch.testing.assert_close(model.head.fc.weight, state['head.weight'])
     torch.testing.assert_close(model.backbone.block1[0].attn.an_bias,
@@ -160,7 +171,8 @@ def test_inferencer_by_name_names_imagenet_classes(zoo_env, tmp_path):
     state = published_weights(build_classifier('agent_pvt_t_in1k'))
     path = tmp_path / 'published.pth'
     torch.save({'model': state}, path)
-    zoo_env('agent_pvt_t_in1k', str(path), collection='Agent-PVT')
+    zoo_env('agent_pvt_t_in1k', str(path), collection='Agent-PVT',
+            config=classifier_config('agent_pvt_t_in1k'))
     inferencer = ImageClassificationInferencer('agent_pvt_t_in1k')
     image = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
     (result, ) = inferencer(image)

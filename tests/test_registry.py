@@ -9,11 +9,11 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
+from tests.conftest import ROOT
 
 import mmagent
 from mmagent.models import AgentPVT, AgentSwinTransformer
 from mmagent.registry import MODELS
-from tests.conftest import ROOT
 
 SMALL = dict(arch=dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1],
                        num_heads=[1, 2, 3, 4], mlp_ratios=[2, 2, 2, 2],
@@ -122,3 +122,20 @@ def test_configs_list_custom_imports():
             continue
         cfg = Config.fromfile(path, import_custom_modules=False)
         assert 'mmagent' in cfg.custom_imports['imports'], path
+
+
+@pytest.mark.parametrize('registry_module', ['mmdet.registry', 'mmseg.registry',
+                                             'mmpretrain.registry'])
+def test_host_and_attention_names_do_not_clash_with_the_codebases(registry_module):
+    import mmagent.models as models
+    registry = importlib.import_module(registry_module).MODELS
+    if registry_module == 'mmpretrain.registry':
+        importlib.import_module('mmpretrain.models')
+    else:
+        importlib.import_module(registry_module.split('.')[0] + '.models')
+    ours = [n for n in models.__all__ if n.endswith(('Host', 'Attention'))]
+    assert len(ours) >= 12
+    taken = [n for n in ours if n in registry.module_dict]
+    assert taken == []
+    for name in ours:  # and each is ours by plain name in the root
+        assert ROOT_MODELS.get(name) is getattr(models, name)

@@ -12,7 +12,7 @@ import os.path as osp
 
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .convert import (UnsafeCheckpointError, convert_checkpoint, convert_file,
+from .convert import (UnsafeCheckpointError, convert_checkpoint, convert_file, family_of,
                       converted_path, safe_load)
 from .download import (ChecksumError, DownloadError, cache_dir, download, sha256_of,
                        source_url)
@@ -36,7 +36,7 @@ def fetch(name, dest=None, target='backbone', progress=True):
     raw = download(name, dest=dest, progress=progress)
     out = converted_path(raw, target)
     if not osp.exists(out) or osp.getmtime(out) < osp.getmtime(raw):
-        convert_file(raw, out, entry.layout, target)
+        convert_file(raw, out, entry.layout, target, family=family_of(entry))
     return out
 
 

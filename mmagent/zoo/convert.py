@@ -11,18 +11,21 @@ Who wrote the published files (``Checkpoint Layout`` in the index):
 Conversion keeps the weights and rewrites the container in MMEngine's form
 (``state_dict`` + ``meta.dataset_meta``). Key changes it applies:
 
-* derived buffers (Swin's ``relative_position_index``, ``attn_mask``) are dropped: the
-  current modules rebuild them;
+* what a checkpoint holds for a family is the family's own knowledge, asked of the
+  backbone class the index entry's config names (:func:`family_of`): the buffers it
+  derives (``derived_buffers``: Swin's ``relative_position_index`` / ``attn_mask``,
+  MLLA's ``rope.rotations``) are dropped, and for an mmpretrain ``ImageClassifier`` its
+  ``classifier_to_mmpretrain`` maps the keys (backbone keys under ``backbone.``,
+  ``head.*`` -> ``head.fc.*``, the final ``norm.*`` to its ``classifier_norm``);
 * head keys: for the heads the published models use (mmdet's RPN/RoI/mask heads,
   Cascade's 4conv1fc heads, RetinaNet's head; mmseg's UPerHead, FCNHead and FPNHead)
-  the parameter names did not change between mmdet 2 and 3 or mmseg 0 and 1, so
-  :data:`HEAD_RENAMES` is empty for them; it is where a renamed key would be mapped,
-  and the tests check the result against models built from the configs (zero missing,
-  zero unexpected keys);
-* ImageNet weights for an mmpretrain ``ImageClassifier``: backbone keys under
-  ``backbone.``, ``head.*`` -> ``head.fc.*``, the final ``norm.*`` -> ``backbone.norm3.*`` for
-  the Swin and CSwin layouts, dropped for PVT v1 (unused there), kept for Agent-DeiT
-  (:func:`final_norm_target`).
+  the parameter names did not change between mmdet 2 and 3 or mmseg 0 and 1, so they
+  are kept as they are (the tests check the result against models built from the
+  configs: zero missing, zero unexpected keys).
+
+A file converted without its family (``tools/convert_checkpoint.py --layout``, no
+``--name``) drops the derived buffers of every family and cannot be turned into a
+classifier (nothing is guessed from its keys).
 
 Loading never runs code from a file: ``torch.load(weights_only=True)`` always; a file
 that needs anything beyond tensors, plain containers and the MMEngine data classes
@@ -36,9 +39,6 @@ import torch
 
 from mmagent.models.checkpoint import clean_state_dict, unwrap_state_dict
 
-#: (layout, compiled pattern, replacement) applied to every key, in order.
-HEAD_RENAMES = {'mmdet2': [], 'mmseg0': []}
-
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs classes beyond tensors and plain data: not loaded."""
@@ -50,7 +50,8 @@ def safe_load(path, map_location='cpu'):
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()
-        detail = next((line for line in first if 'GLOBAL' in line or 'Unsupported' in line),
+        detail = next((line for line in first
+                       if 'GLOBAL' in line or 'Unsupported' in line),
                       first[0] if first else type(e).__name__)
         raise UnsafeCheckpointError(
             f'{path}: refused to load: the file needs more than tensors and plain '
@@ -72,14 +73,43 @@ def _dataset_meta(ckpt):
     return out
 
 
-def convert_state_dict(state, layout):
-    """Key-level conversion of a published state dict to today's names."""
-    out = {}
-    for k, v in clean_state_dict(state).items():
-        for pattern, repl in HEAD_RENAMES.get(layout, []):
-            k = pattern.sub(repl, k)
-        out[k] = v
-    return out
+def family_class(family):
+    """The backbone class of ``family`` (a registered type name or the class)."""
+    if isinstance(family, type):
+        return family
+    from mmagent.registry import MODELS
+    cls = MODELS.get(family) if isinstance(family, str) else None
+    if cls is None or not hasattr(cls, 'classifier_to_mmpretrain'):
+        raise ValueError(f'family {family!r} is not an mmagent backbone type')
+    return cls
+
+
+def family_of(entry):
+    """The backbone class an index entry's config names (``model.backbone.type``), or
+    None for an entry without a config."""
+    from mmengine.config import Config
+    if not entry.config_path:
+        return None
+    cfg = Config.fromfile(entry.config_path, import_custom_modules=False)
+    return family_class(cfg.model.backbone.type)
+
+
+def _all_derived_buffers():
+    from mmagent.models.hosts.base import BaseBackbone
+    found, todo = set(), [BaseBackbone]
+    while todo:
+        cls = todo.pop()
+        found.update(cls.derived_buffers)
+        todo.extend(cls.__subclasses__())
+    return tuple(sorted(found))
+
+
+def convert_state_dict(state, layout, family=None):
+    """Key-level conversion of a published state dict to today's names: the family's
+    derived buffers (every family's when ``family`` is None) dropped."""
+    derived = family_class(family).derived_buffers if family is not None else \
+        _all_derived_buffers()
+    return clean_state_dict(state, derived=derived)
 
 
 def _imagenet_classes():
@@ -91,35 +121,7 @@ def _imagenet_classes():
     return tuple(IMAGENET_CATEGORIES)
 
 
-def final_norm_target(state):
-    """Where a classifier's final ``norm.*`` goes in mmagent's backbones, by layout:
-    ``'norm3'`` for the Swin layout (``layers.``: Agent-Swin, MLLA, FLatten-Swin) and
-    the CSwin layout (``stage1.``: Agent-CSwin, FLatten-CSwin); ``None`` (dropped) for the
-    PVT v1 layout (``pos_embed1``: Agent-PVT, FLatten-PVT), whose classifiers build a
-    final norm but mean-pool without it; ``'norm'`` (kept) otherwise (Agent-DeiT)."""
-    if any(k.startswith(('layers.', 'stage1.')) for k in state):
-        return 'norm3'
-    if 'pos_embed1' in state:
-        return None
-    return 'norm'
-
-
-def to_mmpretrain(state):
-    """ImageNet weights (timm layout) -> mmpretrain ImageClassifier keys."""
-    out = {}
-    target = final_norm_target(state)
-    for k, v in state.items():
-        if k.startswith('head.'):
-            out['head.fc.' + k[5:]] = v
-        elif k.startswith('norm.'):
-            if target is not None:
-                out[f'backbone.{target}.' + k[5:]] = v
-        else:
-            out['backbone.' + k] = v
-    return out
-
-
-def convert_checkpoint(ckpt, layout, target='backbone'):
+def convert_checkpoint(ckpt, layout, target='backbone', family=None):
     """Convert a loaded published checkpoint.
 
     Args:
@@ -127,17 +129,25 @@ def convert_checkpoint(ckpt, layout, target='backbone'):
         layout (str): ``'timm'``, ``'mmdet2'`` or ``'mmseg0'``.
         target (str): For ImageNet weights: ``'backbone'`` (the published keys, as
             backbone ``init_cfg`` expects) or ``'mmpretrain'`` (a whole classifier).
+            Defaults to ``'backbone'``.
+        family (str | type, optional): The backbone type the file belongs to (e.g.
+            ``'AgentSwinTransformer'``; the zoo passes the one its entry's config
+            names). Needed for ``target='mmpretrain'``. Defaults to None.
 
     Returns:
         dict: ``{'state_dict': ..., 'meta': {...}}``.
     """
     if layout not in ('timm', 'mmdet2', 'mmseg0'):
         raise ValueError(f'unknown checkpoint layout {layout!r}')
-    state = convert_state_dict(unwrap_state_dict(ckpt), layout)
+    state = convert_state_dict(unwrap_state_dict(ckpt), layout, family)
     meta = dict(converted_by='mmagent', source_layout=layout)
     if layout == 'timm':
         if target == 'mmpretrain':
-            state = to_mmpretrain(state)
+            if family is None:
+                raise ValueError('family: converting ImageNet weights to an mmpretrain '
+                                 'classifier needs the backbone type they belong to '
+                                 "(e.g. family='AgentSwinTransformer'), or a zoo name")
+            state = family_class(family).classifier_to_mmpretrain(state)
             classes = _imagenet_classes()
             if classes:  # so inferencers name the predicted classes
                 meta['dataset_meta'] = dict(classes=classes)
@@ -154,9 +164,11 @@ def converted_path(path, target='backbone'):
     return f'{stem}_mmagent{suffix}.pth'
 
 
-def convert_file(src, dst, layout, target='backbone'):
+def convert_file(src, dst, layout, target='backbone', family=None):
+    """:func:`convert_checkpoint` from file ``src`` to file ``dst`` (written whole
+    or not at all); returns ``dst``."""
     ckpt = safe_load(src)
-    out = convert_checkpoint(ckpt, layout, target)
+    out = convert_checkpoint(ckpt, layout, target, family)
     tmp = dst + '.part'
     torch.save(out, tmp)
     os.replace(tmp, dst)

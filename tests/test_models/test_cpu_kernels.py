@@ -1,19 +1,12 @@
-"""The CPU kernels (mmagent.models.layers.cpu_kernels) behind their switch: each equal
-to the reference rendering, used only where the switch and the input allow."""
+"""The CPU kernels (mmagent.models.layers.cpu_kernels) behind their per-model switch:
+each equal to the reference rendering, used only where the switch and the input
+allow."""
 import pytest
 import torch
-
-from mmagent.models import AgentAttention
-from mmagent.models.layers import Mlp
-from mmagent.models.layers import cpu_kernels
-from mmagent.models.layers.cpu_kernels import set_cpu_kernels
 from tests.reference_agent_attention import reference_forward, reference_mlp_forward
 
-
-@pytest.fixture
-def kernels_on():
-    with set_cpu_kernels(True):
-        yield
+from mmagent.models import AgentAttention
+from mmagent.models.layers import Mlp, cpu_kernels
 
 
 def _graph_names(out):
@@ -26,10 +19,10 @@ def _graph_names(out):
     return {type(fn).__name__ for fn in seen}
 
 
-def _layer():
+def _layer(cpu_kernels=True):
     torch.manual_seed(0)
     m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
-                       downstream_agent_shape=(5, 6))
+                       downstream_agent_shape=(5, 6), cpu_kernels=cpu_kernels)
     with torch.no_grad():
         for n in m.bias_names:
             getattr(m, n).normal_(0, 0.5)
@@ -43,17 +36,22 @@ def _grads(outputs, tensors):
     return torch.autograd.grad(loss, tensors)
 
 
-def test_switch_is_off_by_default_and_scoped():
-    assert not cpu_kernels.cpu_kernels_enabled()
-    with set_cpu_kernels(True):
-        assert cpu_kernels.cpu_kernels_enabled()
-    assert not cpu_kernels.cpu_kernels_enabled()
-    m = _layer().train()
+def test_switch_is_off_by_default_and_chosen_per_model():
+    from mmagent.models import AgentPVT
+    m = _layer(cpu_kernels=False).train()
     assert 'AgentAttentionFunctionBackward' not in _graph_names(
         m(torch.randn(1, 99, 64), (9, 11)))
+    plain = AgentPVT(depths=[1, 1, 1, 1])
+    fast = AgentPVT(depths=[1, 1, 1, 1], cpu_kernels=True)
+    switches = [[x.use_cpu_kernels for x in model.modules()
+                 if isinstance(x, (AgentAttention, Mlp))] for model in (plain, fast)]
+    assert switches[0] and not any(switches[0]) and all(switches[1])
+    x = torch.randn(1, 3, 64, 64)
+    assert 'AgentAttentionFunctionBackward' in _graph_names(fast.train()(x)[0])
+    assert 'AgentAttentionFunctionBackward' not in _graph_names(plain.train()(x)[0])
 
 
-def test_attention_function_in_training_and_frozen_biases(kernels_on):
+def test_attention_function_in_training_and_frozen_biases():
     m = _layer().train()
     x = torch.randn(2, 99, 64, requires_grad=True)
     out = m(x, (9, 11))
@@ -74,18 +72,18 @@ def test_attention_function_in_training_and_frozen_biases(kernels_on):
     assert m.an_bias.grad is None
 
 
-def test_kernels_stay_out_of_autocast_dropout_and_inference(kernels_on):
+def test_kernels_stay_out_of_autocast_dropout_and_inference():
     m = _layer().train()
     x = torch.randn(1, 99, 64)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert 'AgentAttentionFunctionBackward' not in _graph_names(m(x, (9, 11)))
     m.attn_drop = 0.1
     assert 'AgentAttentionFunctionBackward' not in _graph_names(m(x, (9, 11)))
-    mlp = Mlp(8, 16, drop=0.5).train()
+    mlp = Mlp(8, 16, drop=0.5, cpu_kernels=True).train()
     assert 'ChunkedMlpFunction' not in type(mlp(torch.randn(2, 5, 8)).grad_fn).__name__
 
 
-def test_double_backward_is_refused_not_silently_wrong(kernels_on):
+def test_double_backward_is_refused_not_silently_wrong():
     m = _layer().train()
     x = torch.randn(1, 99, 64, requires_grad=True)
     (g, ) = torch.autograd.grad(m(x, (9, 11)).square().sum(), x, create_graph=True)
@@ -94,10 +92,10 @@ def test_double_backward_is_refused_not_silently_wrong(kernels_on):
 
 
 @pytest.mark.parametrize('chunk_elements', [1 << 22, 1000])  # one chunk / many, ragged
-def test_chunked_mlp_function_matches_plain_ops(monkeypatch, kernels_on, chunk_elements):
+def test_chunked_mlp_function_matches_plain_ops(monkeypatch, chunk_elements):
     monkeypatch.setattr(cpu_kernels, 'CHUNK_ELEMENTS', chunk_elements)
     torch.manual_seed(0)
-    mlp = Mlp(24, 96)
+    mlp = Mlp(24, 96, cpu_kernels=True)
     x = torch.randn(3, 37, 24, requires_grad=True)
     params = [x] + list(mlp.parameters())
     fast = mlp(x)
@@ -108,9 +106,9 @@ def test_chunked_mlp_function_matches_plain_ops(monkeypatch, kernels_on, chunk_e
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
-def test_chunked_mlp_with_frozen_weights_and_input_without_grad(kernels_on):
+def test_chunked_mlp_with_frozen_weights_and_input_without_grad():
     torch.manual_seed(0)
-    mlp = Mlp(8, 32)
+    mlp = Mlp(8, 32, cpu_kernels=True)
     mlp.fc2.requires_grad_(False)
     x = torch.randn(2, 9, 8)
     mlp(x).square().sum().backward()
@@ -123,10 +121,10 @@ def test_chunked_mlp_with_frozen_weights_and_input_without_grad(kernels_on):
 
 
 @pytest.mark.parametrize('chunk_elements', [1 << 22, 1000])
-def test_chunked_inference_matches_plain_ops(monkeypatch, kernels_on, chunk_elements):
+def test_chunked_inference_matches_plain_ops(monkeypatch, chunk_elements):
     monkeypatch.setattr(cpu_kernels, 'CHUNK_ELEMENTS', chunk_elements)
     torch.manual_seed(0)
-    mlp = Mlp(24, 96).eval()
+    mlp = Mlp(24, 96, cpu_kernels=True).eval()
     x = torch.randn(2, 41, 24)
     with torch.no_grad():
         torch.testing.assert_close(mlp(x), reference_mlp_forward(mlp, x), atol=1e-5,
@@ -146,18 +144,20 @@ def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
     assert scratch(0, (4, 5), like).shape == (4, 5)
 
 
-def test_environment_variable_turns_the_switch_on():
+def test_environment_no_longer_chooses_the_kernels():
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     out = subprocess.run(
-        [sys.executable, '-c', 'from mmagent.models.layers import cpu_kernels as k; '
-         'print(k.cpu_kernels_enabled())'], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, '-c', 'from mmagent.models import AgentAttention; '
+         'print(AgentAttention(8, 2, agent_num=4).use_cpu_kernels)'], cwd=ROOT,
+        capture_output=True, text=True,
         env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin', 'MMAGENT_CPU_KERNELS': '1'})
-    assert out.stdout.strip() == 'True', out.stderr[-2000:]
+    assert out.stdout.strip() == 'False', out.stderr[-2000:]
 
 
-def test_inference_masks_come_from_scratch_and_match_the_spec(kernels_on):
+def test_inference_masks_come_from_scratch_and_match_the_spec():
     from mmagent.models.layers.cpu_kernels import scratch
     m = _layer().eval()
     x = torch.randn(2, 99, 64)

@@ -5,10 +5,9 @@ import copy
 
 import pytest
 import torch
+from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 from mmagent.models import AgentAttention, AgentPVT, AgentSwinTransformer
-from mmagent.models.layers.cpu_kernels import set_cpu_kernels
-from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 
 def spec_copy(model):
@@ -19,13 +18,12 @@ def spec_copy(model):
 @pytest.mark.parametrize('cls', [AgentPVT, AgentSwinTransformer])
 @pytest.mark.parametrize('size', [(96, 128), (75, 203)])
 def test_backbone_outputs_match_spec_rendering(cls, size, cpu_kernels):
-    with set_cpu_kernels(cpu_kernels):
-        _backbone_matches_spec(cls, size)
+    _backbone_matches_spec(cls, size, cpu_kernels)
 
 
-def _backbone_matches_spec(cls, size):
+def _backbone_matches_spec(cls, size, cpu_kernels):
     torch.manual_seed(0)
-    fast = cls(arch='tiny', drop_path_rate=0.).eval()
+    fast = cls(arch='tiny', drop_path_rate=0., cpu_kernels=cpu_kernels).eval()
     with torch.no_grad():  # biases larger than the 0.02 init make differences visible
         for m in fast.modules():
             if isinstance(m, AgentAttention):
@@ -137,8 +135,9 @@ def test_training_does_not_cache():
 
 
 def test_flop_counter_counts_the_agent_operation():
-    from mmagent.analysis import flop_analyzer
     from mmengine.analysis import FlopAnalyzer
+
+    from mmagent.analysis import flop_analyzer
     m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
                        downstream_agent_shape=(4, 4)).eval()
     x = torch.randn(1, 20 * 30, 64)
@@ -166,6 +165,7 @@ def test_flop_counter_counts_the_agent_operation():
 def test_get_flops_tool_matches_published_figure():
     import os.path as osp
     import sys
+
     from tests.conftest import ROOT
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     from get_flops import analyse
@@ -192,17 +192,24 @@ def test_default_training_path_is_sdpa_and_gives_the_bias_gradients():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_bias_caches_of_all_layers_stay_within_the_budget(monkeypatch):
-    from mmagent.models.layers import agent_attention as aa
-    layers = [AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)).eval()
-              for _ in range(3)]
-    x = torch.randn(1, 20 * 30, 32)
+def test_bias_caches_of_one_model_stay_within_its_budget():
+    from torch import nn
+
+    from mmagent.models.layers import configure_runtime
     entry = 2 * 2 * 9 * 600 * 4  # (2h, a, N) float32
-    monkeypatch.setattr(aa, 'BIAS_CACHE_BUDGET', 2 * entry)
-    monkeypatch.setattr(aa, '_CACHE_HOLDERS', aa.weakref.WeakSet())  # other tests' layers
+    layers = configure_runtime(nn.ModuleList([
+        AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(3)]),
+        bias_cache_mb=2 * entry / 2**20).eval()
+    # another model's caches count against its own budget, not this one's
+    other = configure_runtime(nn.ModuleList([
+        AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(2)]),
+        bias_cache_mb=2 * entry / 2**20).eval()
+    x = torch.randn(1, 20 * 30, 32)
     with torch.no_grad():
+        [m(x, (20, 30)) for m in other]
         outs = [m(x, (20, 30)) for m in layers]
         assert [m._bias_cache is not None for m in layers] == [True, True, False]
+        assert all(m._bias_cache is not None for m in other)
         # the layer over budget recomputes: same result, still no entry
         torch.testing.assert_close(layers[2](x, (20, 30)), outs[2])
         assert layers[2]._bias_cache is None
@@ -210,3 +217,33 @@ def test_bias_caches_of_all_layers_stay_within_the_budget(monkeypatch):
         layers[0].train().eval()
         layers[2](x, (20, 30))
         assert layers[2]._bias_cache is not None
+
+
+def test_backbone_budget_is_an_argument_and_zero_turns_the_cache_off():
+    m = AgentPVT(depths=[1, 1, 1, 1], bias_cache_mb=0).eval()
+    budgets = {id(x.bias_cache_budget) for x in m.modules()
+               if hasattr(x, 'bias_cache_budget')}
+    assert len(budgets) == 1
+    with torch.no_grad():
+        m(torch.randn(1, 3, 64, 64))
+    assert all(x._bias_cache is None for x in m.modules() if hasattr(x, '_bias_cache'))
+    copy_ = copy.deepcopy(m)
+    assert next(x.bias_cache_budget for x in copy_.modules()
+                if hasattr(x, 'bias_cache_budget')) is not next(
+        x.bias_cache_budget for x in m.modules() if hasattr(x, 'bias_cache_budget'))
+
+
+def test_flop_count_is_the_same_whether_or_not_the_model_ran():
+    """Agent-CSwin's branch layers cache too: the count must not depend on a cache
+    left by an earlier run at the same size."""
+    from mmagent.analysis import flop_analyzer
+    from mmagent.models import AgentCSWin
+    m = AgentCSWin(depths=[1, 1, 1, 1], drop_path_rate=0.).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        fresh = flop_analyzer(m, (x, )).total()
+        m(x)
+        assert any(getattr(layer, '_bias_cache', None) is not None
+                   for layer in m.modules())
+        again = flop_analyzer(m, (x, )).total()
+    assert fresh == again

@@ -109,7 +109,7 @@ def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, t
         state['norm.bias'] = torch.zeros(src.embed_dims[-1])
     torch.save({'model': state}, tmp_path / 'in1k.pth')
     out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
-                           target='mmpretrain')
+                           target='mmpretrain', family=cls)
     converted = torch.load(out, weights_only=True)['state_dict']
     expected = {f'backbone.{k}' for k in src.state_dict()} | {'head.fc.weight',
                                                                'head.fc.bias'}

@@ -1,3 +1,5 @@
+"""The nine published families: each a preset of a host (:mod:`mmagent.models.hosts`)
+and registered attentions."""
 from .agent_cswin import AgentCSWin
 from .agent_deit import AgentDeiT
 from .agent_pvt import AgentPVT

@@ -5,12 +5,11 @@ A small grid of agent tokens, pooled from the queries, sits between the N tokens
 themselves: the agents read all tokens (aggregation), then every token reads the agents
 (broadcast). With n agents the cost is O(N n d) instead of O(N^2 d).
 
-This module is the one implementation of the operation in mmagent; Agent-PVT and
-Agent-Swin both use it. Parameter names and shapes follow the published checkpoints.
+This module is the one implementation of the operation in mmagent; every agent
+family uses it, and any host can take it. Parameter names and shapes follow the
+published checkpoints.
 """
 import math
-import os
-import weakref
 
 import torch
 import torch.nn as nn
@@ -20,24 +19,10 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
 from . import cpu_kernels
+from .runtime import DEFAULT_BIAS_CACHE_MB, BiasCacheBudget
 
-__all__ = ['AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid', 'agent_side',
-           'token_side', 'bilinear_matrix',
-           'check_agent_shape', 'BIAS_CACHE_BUDGET']
-
-#: Bytes all AgentAttention layers together may keep in their eval bias caches
-#: (``MMAGENT_BIAS_CACHE_MB``, default 64). Layers cache first come, first served; a
-#: layer whose entry would pass the budget recomputes its biases on every call instead.
-#: Measured (README): with 64 MB, Agent-Swin-T eval at 800x1344 stays within the memory
-#: of mmdet's Swin-T; unbounded, the cache alone held ~174 MB there.
-BIAS_CACHE_BUDGET = int(float(os.environ.get('MMAGENT_BIAS_CACHE_MB', 64)) * 2**20)
-_CACHE_HOLDERS = weakref.WeakSet()
-
-
-def _cached_bytes(exclude):
-    return sum(m._bias_cache[1].numel() * m._bias_cache[1].element_size()
-               for m in list(_CACHE_HOLDERS)
-               if m is not exclude and m._bias_cache is not None)
+__all__ = ['AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid',
+           'agent_side', 'token_side', 'bilinear_matrix', 'check_agent_shape']
 
 
 def check_agent_shape(value, name='downstream_agent_shape'):
@@ -160,7 +145,8 @@ class AgentAttentionCore(BaseModule):
     :meth:`side_bias`.
 
     Args: see :class:`AgentAttention` (``num_heads``, ``agent_num``, ``pretrain_hw``,
-    ``downstream_agent_shape``, ``cache_biases``, ``init_cfg``).
+    ``downstream_agent_shape``, ``cache_biases``, ``bias_cache_mb``, ``cpu_kernels``,
+    ``init_cfg``).
     """
     num_prefix_tokens = 0
 
@@ -170,6 +156,8 @@ class AgentAttentionCore(BaseModule):
                  pretrain_hw=(7, 7),
                  downstream_agent_shape=None,
                  cache_biases=True,
+                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
+                 cpu_kernels=False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if (not isinstance(agent_num, int) or agent_num <= 0
@@ -183,6 +171,9 @@ class AgentAttentionCore(BaseModule):
         self.agent_shape = check_agent_shape(
             (pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
         self.cache_biases = cache_biases
+        # A host replaces both with its model's (``configure_runtime``).
+        self.bias_cache_budget = BiasCacheBudget(bias_cache_mb)
+        self.use_cpu_kernels = bool(cpu_kernels)
 
         r0, r1 = self.pretrain_hw
         h, a = num_heads, agent_num
@@ -206,6 +197,13 @@ class AgentAttentionCore(BaseModule):
 
     def clear_bias_cache(self):
         self._bias_cache = None
+
+    def cached_bytes(self):
+        """Bytes held by this layer's eval cache."""
+        if self._bias_cache is None:
+            return 0
+        grid = self._bias_cache[1]
+        return grid.numel() * grid.element_size()
 
     def train(self, mode=True):
         self.clear_bias_cache()  # training changes the biases
@@ -231,10 +229,9 @@ class AgentAttentionCore(BaseModule):
                 return self._bias_cache[1]
         grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
         self._bias_cache = None
-        if use_cache and (_cached_bytes(self) + grid.numel() * grid.element_size()
-                          <= BIAS_CACHE_BUDGET):
+        if use_cache and self.bias_cache_budget.admit(
+                self, grid.numel() * grid.element_size()):
             self._bias_cache = (key, grid)
-            _CACHE_HOLDERS.add(self)
         return grid
 
     def side_bias(self, side, grid):
@@ -259,7 +256,7 @@ class AgentAttentionCore(BaseModule):
                              (f' and {prefix} prefix tokens' if prefix else ''))
         return prefix
 
-    def attend(self, q, k, v, hw_shape, scale, attn_drop=0., needs_grad=None):
+    def attend(self, q, k, v, hw_shape, scale, attn_drop=0.):
         """Both steps of agent attention on q, k, v (B, L, C), heads on the channel
         axis, L = prefix tokens + H * W (row-major); returns (B, L, C).
 
@@ -278,10 +275,10 @@ class AgentAttentionCore(BaseModule):
         agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
 
         drop = attn_drop if self.training else 0.
-        if needs_grad is None:
-            needs_grad = torch.is_grad_enabled() and (
-                q.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if cpu_kernels.attention_kernel_applies(q, needs_grad, drop):
+        needs_grad = torch.is_grad_enabled() and (
+            q.requires_grad or any(p.requires_grad for p in self.parameters()))
+        use_kernels = self.use_cpu_kernels
+        if cpu_kernels.attention_kernel_applies(q, needs_grad, drop, use_kernels):
             grid = self.bias_grid((height, width), self.an_bias.dtype)
             return cpu_kernels.AgentAttentionFunction.apply(
                 q, k, v, agents, self.side_bias(agent_side, grid),
@@ -294,7 +291,7 @@ class AgentAttentionCore(BaseModule):
         grid = self.bias_grid((height, width), q_h.dtype)
         # Each mask is built right before its step and freed after it: the two
         # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
-        if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad):
+        if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad, use_kernels):
             def mask(side):
                 return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
         else:
@@ -334,11 +331,17 @@ class AgentAttention(AgentAttentionCore):
             last (H, W) resized to the map (before the agent-grid resize, which is
             one small product per call) and reuse them. The entry is (2h, a, N): a/n
             of the masks' size (1/9 to 1/4 for the published geometry), so the cache
-            adds a fraction of one layer's masks per layer, and all layers together
-            keep at most :data:`BIAS_CACHE_BUDGET` bytes. Dropped by ``train()``,
+            adds a fraction of one layer's masks per layer, and all layers of one
+            model together keep at most its ``bias_cache_mb``. Dropped by ``train()``,
             ``load_state_dict``, ``.to()`` and dtype changes; after editing the bias
             parameters in place in eval mode call :meth:`clear_bias_cache`.
             Defaults to True.
+        bias_cache_mb (float): The eval-cache budget of this layer on its own, in MiB;
+            in a backbone the budget is the model's (its ``bias_cache_mb``), shared by
+            its layers. Defaults to 64.
+        cpu_kernels (bool): Use the CPU kernels of
+            :mod:`~mmagent.models.layers.cpu_kernels` where they apply; in a backbone
+            the backbone's ``cpu_kernels`` sets it. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config.
 
     The forward takes ``x`` of shape (B, N, C) with N = H * W in row-major order and the
@@ -358,6 +361,8 @@ class AgentAttention(AgentAttentionCore):
                  proj_drop=0.,
                  kernel_size=3,
                  cache_biases=True,
+                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
+                 cpu_kernels=False,
                  init_cfg=None):
         if num_heads <= 0 or embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
@@ -366,7 +371,8 @@ class AgentAttention(AgentAttentionCore):
             raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
         super().__init__(num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
                          downstream_agent_shape=downstream_agent_shape,
-                         cache_biases=cache_biases, init_cfg=init_cfg)
+                         cache_biases=cache_biases, bias_cache_mb=bias_cache_mb,
+                         cpu_kernels=cpu_kernels, init_cfg=init_cfg)
         self.embed_dims = embed_dims
         self.head_dims = embed_dims // num_heads
         self.scale = qk_scale or self.head_dims ** -0.5

@@ -18,49 +18,24 @@ on a 2-core VM writing GELU into a fresh 64 MB tensor took 51 ms, into a reused 
   small product from the cached map-sized biases) written into a reused buffer;
 * :func:`scratch`: reused buffers for temporaries that die inside one call.
 
-The switch: ``MMAGENT_CPU_KERNELS=1`` in the environment, or :func:`set_cpu_kernels`
-(also a context manager). When on, the kernels run only where they measurably helped
-(``tools/benchmark.py``, README): CPU tensors, float32/float64, no autocast, no
-``torch.compile``, no dropout; the attention function only when gradients are needed
-(inference keeps SDPA), the chunked MLP in training and CPU inference. Everything else
-takes the default path. Each kernel is tested equal to the reference rendering in
-``tests/reference_agent_attention.py``. Private PyTorch ops are used here and nowhere
-else in mmagent.
+The switch is per model, chosen where it is built: ``cpu_kernels=True`` on a backbone
+(or :func:`~mmagent.models.layers.runtime.set_cpu_kernels` on a built model; a single
+layer takes ``cpu_kernels=True`` too). Off by default. When on, the kernels run only
+where they measurably helped (``tools/benchmark.py``, README): CPU tensors,
+float32/float64, no autocast, no ``torch.compile``, no dropout; the attention function
+only when gradients are needed (inference keeps SDPA), the chunked MLP in training and
+CPU inference. Everything else takes the default path. Each kernel is tested equal to
+the reference rendering in ``tests/reference_agent_attention.py``. Private PyTorch ops
+are used here and nowhere else in mmagent.
 """
-import os
 import threading
 
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ['set_cpu_kernels', 'cpu_kernels_enabled', 'attention_kernel_applies',
-           'mlp_kernel_path', 'scratch_masks_apply', 'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
+__all__ = ['attention_kernel_applies', 'mlp_kernel_path', 'scratch_masks_apply',
+           'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
            'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling']
-
-_state = {'enabled': os.environ.get('MMAGENT_CPU_KERNELS', '0') == '1'}
-
-
-class set_cpu_kernels:  # noqa: N801  (used like a function)
-    """Turn the CPU kernels on or off; as a context manager, only inside the block.
-
-    >>> set_cpu_kernels(True)              # from now on
-    >>> with set_cpu_kernels(False): ...   # just here
-    """
-
-    def __init__(self, enabled=True):
-        self.previous = _state['enabled']
-        _state['enabled'] = bool(enabled)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state['enabled'] = self.previous
-        return False
-
-
-def cpu_kernels_enabled():
-    return _state['enabled']
 
 
 def is_compiling():
@@ -68,20 +43,21 @@ def is_compiling():
     return bool(compiler is not None and compiler.is_compiling())
 
 
-def _eligible(x):
-    return (_state['enabled'] and x.device.type == 'cpu'
+def _eligible(x, enabled):
+    return (enabled and x.device.type == 'cpu'
             and x.dtype in (torch.float32, torch.float64)
             and not torch.is_autocast_enabled('cpu') and not is_compiling())
 
 
-def attention_kernel_applies(x, needs_grad, dropout):
-    """Whether agent attention on ``x`` runs :class:`AgentAttentionFunction`."""
-    return needs_grad and not dropout and _eligible(x)
+def attention_kernel_applies(x, needs_grad, dropout, enabled):
+    """Whether agent attention on ``x`` runs :class:`AgentAttentionFunction`
+    (``enabled``: the layer's switch)."""
+    return needs_grad and not dropout and _eligible(x, enabled)
 
 
-def scratch_masks_apply(x, needs_grad):
+def scratch_masks_apply(x, needs_grad, enabled):
     """Whether agent attention on ``x`` takes its inference masks from scratch."""
-    return not needs_grad and _eligible(x)
+    return not needs_grad and _eligible(x, enabled)
 
 
 def mask_into_scratch(side, grid, resize):
@@ -95,7 +71,7 @@ def mask_into_scratch(side, grid, resize):
 def mlp_kernel_path(mlp, x):
     """``'train'`` (:class:`ChunkedMlpFunction`), ``'infer'`` (:func:`chunked_mlp_forward`)
     or ``None`` (the plain modules) for ``mlp`` on ``x``."""
-    if not _eligible(x) or (mlp.training and mlp.drop.p > 0):
+    if not _eligible(x, mlp.use_cpu_kernels) or (mlp.training and mlp.drop.p > 0):
         return None
     if torch.is_grad_enabled() and (x.requires_grad or mlp.fc1.weight.requires_grad
                                     or mlp.fc2.weight.requires_grad):

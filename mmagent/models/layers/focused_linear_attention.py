@@ -10,9 +10,9 @@ carrying a learned positional encoding, and a depthwise conv of V (one kernel sh
 the heads) that restores the rank the linear form loses. Cost is linear in tokens.
 
 The normalised product is :func:`~mmagent.models.layers.linear_attention.linear_attention`
-(shared with MLLA), the authors' current, numerically stable form. Under autocast the whole operation runs in
-float32 (``x^p`` of half-precision activations overflows), the projections around it in
-the autocast dtype.
+(shared with MLLA), the authors' current, numerically stable form. Under autocast the
+whole operation runs in float32 (``x^p`` of half-precision activations overflows),
+the projections around it in the autocast dtype.
 
 Parameter names follow the published checkpoints (``scale``, ``positional_encoding``,
 ``dwc``, and ``q``/``kv`` or ``qkv``, ``proj``).
@@ -23,19 +23,16 @@ import torch.nn.functional as F
 
 from mmagent.registry import MODELS
 from .linear_attention import linear_attention
+from .windows import resize_pos_embed
 
-__all__ = ['FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear', 'resize_positional_encoding',
-           'shared_dwc']
+__all__ = ['FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear',
+           'resize_positional_encoding', 'shared_dwc']
 
 
 def resize_positional_encoding(pos, pretrain_hw, hw_shape):
     """(1, R0*R1, C) positional encoding -> (1, H*W, C), bilinear (align_corners=False)
     over its grid; returned as it is when the map is the pretraining one."""
-    if tuple(hw_shape) == tuple(pretrain_hw):
-        return pos
-    grid = pos.unflatten(1, pretrain_hw).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=hw_shape, mode='bilinear', align_corners=False)
-    return grid.flatten(2).transpose(1, 2)
+    return resize_pos_embed(pos, pretrain_hw, hw_shape)
 
 
 def focused_linear(q, k, v, scale, num_heads, focusing_factor):

@@ -10,12 +10,20 @@ class Mlp(nn.Module):
     """Linear -> exact GELU -> Linear, named ``fc1`` / ``fc2`` as published, with
     dropout after the activation and after ``fc2``.
 
-    With the CPU kernels switched on (:mod:`mmagent.models.layers.cpu_kernels`) it runs
-    in row chunks on the CPU; otherwise, and everywhere else, it is these plain modules.
+    With ``cpu_kernels`` on (:mod:`mmagent.models.layers.cpu_kernels`; a backbone's
+    ``cpu_kernels`` argument sets it) it runs in row chunks on the CPU; otherwise, and
+    everywhere else, it is these plain modules.
+
+    Args:
+        in_features (int): Channels C.
+        hidden_features (int): Hidden channels.
+        drop (float): Dropout. Defaults to 0.
+        cpu_kernels (bool): Defaults to False.
     """
 
-    def __init__(self, in_features, hidden_features, drop=0.):
+    def __init__(self, in_features, hidden_features, drop=0., cpu_kernels=False):
         super().__init__()
+        self.use_cpu_kernels = bool(cpu_kernels)
         self.fc1 = nn.Linear(in_features, hidden_features)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_features, in_features)

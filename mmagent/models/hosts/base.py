@@ -1,11 +1,14 @@
-"""What every mmagent backbone shares: presets, per-stage settings and their checks, the
+"""What every mmagent host shares: presets, per-stage settings and their checks, the
+attention configs per block (:func:`attention_plan`, :func:`build_attention`), the
 patch embedding, the pre-norm block, the drop-path schedule, ``out_indices``,
-``frozen_stages``, ``norm_eval``, ``with_cp`` and loading published weights.
+``frozen_stages``, ``norm_eval``, ``with_cp``, the run-time choices (``cpu_kernels``,
+``bias_cache_mb``) and loading published weights.
 
-A family is one file on top of this: its attention, its presets and how it stacks its
-stages (see ``docs/architecture.md``).
+A host is one file on top of this (a layout: its stem, stages and outputs); a family is
+a preset of a host and attentions (see ``docs/architecture.md``).
 """
 import copy
+import inspect
 import math
 import re
 
@@ -20,9 +23,11 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmagent.models.checkpoint import clean_state_dict, unwrap_state_dict
+from mmagent.models.checkpoint import clean_state_dict, drops_derived, unwrap_state_dict
 from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import check_agent_shape
+from mmagent.models.layers.runtime import DEFAULT_BIAS_CACHE_MB, configure_runtime
+from mmagent.registry import MODELS
 
 NUM_STAGES = 4
 
@@ -86,6 +91,52 @@ def as_shape_list(name, value, num_stages=NUM_STAGES):
     return [check_agent_shape(s, f'{name}[{i}]') for i, s in enumerate(value)]
 
 
+def agent_stage_cfgs(agent_num, downstream_agent_shapes, num_stages=NUM_STAGES,
+                     type='mmagent.AgentAttention'):
+    """One agent-attention config per stage (a letter map's value) from the per-stage
+    ``agent_num`` (perfect squares) and ``downstream_agent_shapes`` (None: the
+    pretraining grids), with errors that name them."""
+    nums = as_stage_list('agent_num', agent_num, num_stages)
+    if any(math.isqrt(a) ** 2 != a for a in nums):
+        raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
+                         f'...), got {agent_num!r}')
+    shapes = [None] * num_stages if downstream_agent_shapes is None else \
+        as_shape_list('downstream_agent_shapes', downstream_agent_shapes, num_stages)
+    return [dict(type=type, agent_num=a, downstream_agent_shape=s)
+            for a, s in zip(nums, shapes)]
+
+
+def preset_settings(preset, arch, kwargs, defaults):
+    """A preset's own settings (those of its attentions), popped from ``kwargs``.
+
+    Each key of ``defaults`` comes from ``kwargs`` when given there (not None), else
+    from the preset ``arch`` when the preset's ``arch_zoo`` has the key, else from
+    ``defaults``.
+    """
+    given = {k: kwargs.pop(k) for k in list(defaults) if k in kwargs}
+    given = {k: v for k, v in given.items() if v is not None}
+    in_zoo = set(next(iter(preset.arch_zoo.values())))
+    resolved = preset.resolve_arch(
+        arch, **{k: v for k, v in given.items() if k in in_zoo})
+    return {k: given.get(k, resolved.get(k, default)) for k, default in defaults.items()}
+
+
+def agent_letter_map(preset, cfg, plain, agent_type='mmagent.AgentAttention'):
+    """The letter map of an agent preset: 'A' agent attention (``agent_type``) with
+    ``cfg``'s per-stage ``agent_num`` / ``downstream_agent_shapes``, 'B' the host's
+    ``plain`` attention config; records both settings on ``preset``."""
+    agents = agent_stage_cfgs(cfg['agent_num'], cfg['downstream_agent_shapes'],
+                              type=agent_type)
+    preset.agent_num = [c['agent_num'] for c in agents]
+    preset.downstream_agent_shapes = [c['downstream_agent_shape'] for c in agents]
+    return dict(A=agents, B=plain)
+
+
+#: the settings of the agent presets, popped by :func:`preset_settings`
+AGENT_SETTINGS = dict(attn_type='AAAA', agent_num=(9, 16, 49, 49),
+                      downstream_agent_shapes=None)
+
+
 def check_heads(embed_dims, num_heads):
     """Every stage's width must split evenly into its heads."""
     for i, (c, h) in enumerate(zip(embed_dims, num_heads)):
@@ -95,26 +146,24 @@ def check_heads(embed_dims, num_heads):
 
 
 def parse_attn_type(attn_type, depths, letters=('A', 'B')):
-    """Expand an attention-type string into one letter ('A' or 'B') per block.
+    """Expand an attention-type string into one letter of ``letters`` per block.
 
-    One letter a stage: ``letters[0]`` the family's efficient attention (agent 'A',
-    FLatten's focused linear 'L'), ``letters[1]`` the backbone's ordinary attention
-    ('B', FLatten's 'S'), 'M' mixed; a trailing number k (as in 'AAMB2') makes the
-    first k blocks of the 'M' stage efficient and the rest ordinary. The plan uses 'A'
-    and 'B' whatever the family's letters.
+    One letter a stage, or 'M' (mixed): a trailing number k (as in ``'AAMB2'``) makes
+    the first k blocks of the 'M' stage ``letters[0]`` and the rest ``letters[1]``.
     """
     num_stages = len(depths)
-    fast, plain = letters
+    letters = tuple(letters)
+    fast, plain = letters[0], letters[-1]
     match = re.fullmatch(r'([A-Za-z]+?)(\d*)', attn_type or '') if isinstance(
         attn_type, str) else None
     found, number = (match.group(1), match.group(2)) if match else ('', '')
-    if not match or len(found) != num_stages or set(found) - {fast, plain, 'M'}:
+    if not match or len(found) != num_stages or set(found) - set(letters) - {'M'}:
         raise ValueError(
-            f'attn_type must have one letter per stage ({num_stages}) from {fast} '
-            f'(efficient), {plain} (ordinary) and M (mixed, followed by the number of '
-            f'{fast} blocks), e.g. "{fast * 3}{plain}" or "{fast * 2}M{plain}2"; got '
-            f'{attn_type!r}')
-    if 'M' in found and not number:
+            f'attn_type must have one letter per stage ({num_stages}) from '
+            f'{", ".join(letters)} and M (mixed, followed by the number of {fast} '
+            f'blocks), e.g. "{fast * (num_stages - 1)}{plain}" or '
+            f'"{fast * (num_stages - 2)}M{plain}2"; got {attn_type!r}')
+    if 'M' in found and (not number or len(letters) < 2):
         raise ValueError(f'attn_type {attn_type!r} has an M stage but no number of '
                          f'{fast} blocks after the letters (e.g. "{fast * 2}M{plain}2")')
     if number and 'M' not in found:
@@ -126,10 +175,104 @@ def parse_attn_type(attn_type, depths, letters=('A', 'B')):
             if k > depth:
                 raise ValueError(f'attn_type {attn_type!r}: {k} {fast} blocks in a stage '
                                  f'of depth {depth}')
-            plan.append(['A'] * k + ['B'] * (depth - k))
+            plan.append([letters[0]] * k + [letters[1]] * (depth - k))
         else:
-            plan.append(['A' if letter == fast else 'B'] * depth)
+            plan.append([letter] * depth)
     return plan
+
+
+# -- attentions from the config ---------------------------------------------------------
+def _is_attention_cfg(value):
+    return isinstance(value, dict) and 'type' in value
+
+
+def _per_stage(name, value, num_stages):
+    """A config or a list of one config per stage -> a list of ``num_stages``."""
+    if _is_attention_cfg(value):
+        return [value] * num_stages
+    if isinstance(value, (list, tuple)) and len(value) == num_stages \
+            and all(_is_attention_cfg(v) for v in value):
+        return list(value)
+    raise ValueError(f'{name} must be an attention config (a dict with type=...) or a '
+                     f'list of one per stage ({num_stages}), got {value!r}')
+
+
+def attention_plan(attn, attn_type, depths):
+    """One attention config per block: ``plan[stage][block]``.
+
+    Args:
+        attn (dict | list[dict]): One of
+
+            * an attention config, ``dict(type='mmagent.AgentAttention', ...)``: every
+              block;
+            * a list of one config per stage;
+            * a letter map ``dict(A=cfg, B=cfg)`` (single capital letters, not 'M'),
+              each value a config or a list of one per stage, chosen per stage by
+              ``attn_type``.
+        attn_type (str | None): With a letter map: one letter per stage, 'M' mixing
+            the map's first two letters (``'AAMB2'``: the first 2 blocks of stage 3
+            'A', the rest 'B'). Must be None otherwise.
+        depths (list[int]): Blocks per stage.
+    """
+    num_stages = len(depths)
+    if isinstance(attn, dict) and 'type' not in attn:
+        if not attn or any(not (isinstance(k, str) and len(k) == 1 and k.isupper()
+                                and k != 'M') for k in attn):
+            raise ValueError(f'attn must be an attention config (with type=...) or a '
+                             f'map of single capital letters (not M) to configs, got '
+                             f'keys {sorted(map(str, attn))}')
+        if attn_type is None:
+            raise ValueError(f'attn is a letter map ({", ".join(attn)}): attn_type must '
+                             f'say which letter each stage uses')
+        per_letter = {k: _per_stage(f'attn[{k!r}]', v, num_stages)
+                      for k, v in attn.items()}
+        letters = parse_attn_type(attn_type, depths, tuple(attn))
+        return [[per_letter[letter][i] for letter in stage]
+                for i, stage in enumerate(letters)]
+    if attn_type is not None:
+        raise ValueError(f'attn_type {attn_type!r} needs attn to be a letter map, e.g. '
+                         f'dict(A=dict(type=...), B=dict(type=...))')
+    return [[cfg] * depth for cfg, depth in zip(_per_stage('attn', attn, num_stages),
+                                                depths)]
+
+
+def attention_class(cfg):
+    """The class a config's ``type`` names (a registered name or the class)."""
+    kind = cfg.get('type') if isinstance(cfg, dict) else None
+    cls = kind if isinstance(kind, type) else MODELS.get(kind) if kind else None
+    if cls is None:
+        raise KeyError(f'attention type {kind!r} is not registered in mmagent.MODELS '
+                       f'or its parents (register it with @MODELS.register_module())')
+    return cls
+
+
+def accepted_arguments(cls):
+    """Keyword names of ``cls.__init__``, following ``**kwargs`` up the MRO."""
+    names = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        params = inspect.signature(vars(klass)['__init__']).parameters.values()
+        names |= {p.name for p in params
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names - {'self'}
+
+
+def build_attention(cfg, **context):
+    """Build the attention ``cfg`` names, given what the host knows about the block.
+
+    ``context`` is what the host offers (``embed_dims``, ``num_heads``,
+    ``pretrain_hw``, ``qkv_bias``, ``attn_drop``, ``proj_drop`` and host-specific ones
+    such as Swin's ``window_size`` and ``shift`` or PVT's ``sr_ratio``); the attention
+    receives those that its constructor names, and the config's own values win.
+    """
+    cls = attention_class(cfg)
+    args = {k: v for k, v in cfg.items() if k != 'type'}
+    accepted = accepted_arguments(cls)
+    args.update({k: v for k, v in context.items() if k in accepted and k not in args})
+    return cls(**args)
 
 
 def check_out_indices(out_indices, num_stages=NUM_STAGES):
@@ -199,8 +342,8 @@ class TransformerBlock(nn.Module):
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = mlp if mlp is not None else Mlp(embed_dims, int(embed_dims * mlp_ratio),
-                                                   drop=drop)
+        self.mlp = mlp if mlp is not None else Mlp(
+            embed_dims, int(embed_dims * mlp_ratio), drop=drop)
 
     def forward(self, x, hw_shape):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
@@ -228,6 +371,11 @@ class BaseBackbone(BaseModule):
         norm_eval (bool): Keep every BatchNorm in eval mode while training (their
             running statistics frozen). Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
+        cpu_kernels (bool): Run the hand-written CPU kernels
+            (:mod:`~mmagent.models.layers.cpu_kernels`) where they apply. Defaults to
+            False (PyTorch's own ops everywhere).
+        bias_cache_mb (float): MiB that this model's agent-attention layers may keep
+            together in their eval bias caches (0: no cache). Defaults to 64.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads
             published weights through :meth:`load_pretrained`.
     """
@@ -239,8 +387,10 @@ class BaseBackbone(BaseModule):
     num_stages = NUM_STAGES
 
     def __init__(self, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
-                 with_cp=False, init_cfg=None):
+                 with_cp=False, cpu_kernels=False, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.runtime = dict(cpu_kernels=cpu_kernels, bias_cache_mb=bias_cache_mb)
         if not isinstance(frozen_stages, int) or isinstance(frozen_stages, bool) \
                 or not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be -1 (none), 0 (the stem) or 1..'
@@ -253,6 +403,12 @@ class BaseBackbone(BaseModule):
     def resolve_arch(self, arch, **overrides):
         """This family's preset ``arch`` with the explicitly given arguments on top."""
         return resolve_arch(type(self).__name__, arch, self.arch_zoo, overrides)
+
+    def finish_build(self):
+        """Last step of a host's ``__init__``: the run-time choices for every layer
+        (one bias-cache budget for this model) and the frozen stages."""
+        configure_runtime(self, **self.runtime)
+        self._freeze()
 
     # -- blocks ---------------------------------------------------------------------
     def run_block(self, block, x, hw_shape):
@@ -320,6 +476,31 @@ class BaseBackbone(BaseModule):
 
     #: first components of the published backbone keys (the default filter's list)
     published_prefixes = ()
+    #: buffers the authors' modules saved but this layout derives from the geometry of
+    #: the actual input (dropped when loading and converting)
+    derived_buffers = ()
+    #: where a published ImageNet classifier's final ``norm.*`` goes in this backbone
+    #: (a module name), or None: the classifier never used it (dropped)
+    classifier_norm = 'norm'
+
+    @classmethod
+    def classifier_to_mmpretrain(cls, state):
+        """A published (timm-layout) ImageNet state dict of this family -> the keys of
+        an mmpretrain ``ImageClassifier`` with this backbone and a ``LinearClsHead``:
+        ``backbone.*``, ``head.*`` -> ``head.fc.*``, ``norm.*`` -> ``backbone.`` +
+        :attr:`classifier_norm` (or dropped)."""
+        out = {}
+        for k, v in state.items():
+            if drops_derived(k, cls.derived_buffers):
+                continue
+            if k.startswith('head.'):
+                out['head.fc.' + k[5:]] = v
+            elif k.startswith('norm.'):
+                if cls.classifier_norm is not None:
+                    out[f'backbone.{cls.classifier_norm}.' + k[5:]] = v
+            else:
+                out['backbone.' + k] = v
+        return out
 
     def load_pretrained(self, checkpoint, map_location='cpu'):
         """Load a published (or mmagent) checkpoint into the backbone.
@@ -336,7 +517,7 @@ class BaseBackbone(BaseModule):
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location,
                                                 logger=logger)
         state = clean_state_dict(unwrap_state_dict(ckpt, str(checkpoint)),
-                                 prefix='backbone.')
+                                 prefix='backbone.', derived=self.derived_buffers)
         state, ignored = self.checkpoint_filter(state)
         own = self.state_dict()
         ignored = list(ignored) + [k for k in state if k not in own]
@@ -362,25 +543,6 @@ class BaseBackbone(BaseModule):
                       f'backbone keys, left at their initial values: '
                       f'{", ".join(missing)}', logger='current', level=30)
         return missing, sorted(ignored)
-
-
-class AgentStages:
-    """Mixin of the hosts whose efficient ('A') stages are agent attention (Agent-PVT,
-    -Swin, -CSwin): the attention-type letters and the per-stage agent settings. A
-    family with another efficient attention (FLatten) overrides both."""
-    #: the attention-type letters: efficient ('A': agent attention) and ordinary ('B')
-    attn_letters = ('A', 'B')
-
-    def setup_efficient_attention(self, cfg):
-        """Check and keep ``agent_num`` (perfect squares) and ``downstream_agent_shapes``
-        (None: the pretraining grids) of ``cfg``, one per stage."""
-        self.agent_num = as_stage_list('agent_num', cfg['agent_num'], self.num_stages)
-        if any(math.isqrt(a) ** 2 != a for a in self.agent_num):
-            raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
-                             f'...), got {cfg["agent_num"]!r}')
-        shapes = cfg['downstream_agent_shapes']
-        self.downstream_agent_shapes = [None] * self.num_stages if shapes is None else \
-            as_shape_list('downstream_agent_shapes', shapes, self.num_stages)
 
 
 class Stage(nn.Module):
@@ -410,7 +572,7 @@ class SwinLayoutBackbone(BaseBackbone):
         self.stage_modules = [
             [self.layers[i]] + ([getattr(self, f'norm{i}')] if i in self.out_indices
                                 else []) for i in range(len(self.layers))]
-        self._freeze()
+        self.finish_build()
 
     def forward(self, x):
         x, hw_shape = self.patch_embed(x)
@@ -426,6 +588,9 @@ class SwinLayoutBackbone(BaseBackbone):
         return tuple(outs)
 
 
-__all__ = ['AgentStages', 'BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed', 'TransformerBlock', 'DropPath', 'resolve_arch',
-           'as_stage_list', 'as_shape_list', 'check_heads', 'parse_attn_type',
+__all__ = ['BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed',
+           'TransformerBlock', 'DropPath', 'resolve_arch', 'as_stage_list',
+           'as_shape_list', 'agent_stage_cfgs', 'agent_letter_map', 'preset_settings',
+           'AGENT_SETTINGS', 'check_heads', 'parse_attn_type', 'attention_plan',
+           'attention_class', 'accepted_arguments', 'build_attention',
            'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES']
