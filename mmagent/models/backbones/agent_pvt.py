@@ -175,8 +175,9 @@ class AgentPVT(AgentStages, BaseBackbone):
     def forward(self, x):
         min_size = self.patch_size * 8  # the patch conv, then three stride-2 convs
         if x.shape[-2] < min_size or x.shape[-1] < min_size:
-            raise ValueError(f'AgentPVT needs inputs of at least {min_size}x{min_size} '
-                             f'pixels, got {x.shape[-2]}x{x.shape[-1]}')
+            raise ValueError(  # issue 21: the class's own name (FLattenPVT too)
+                f'{type(self).__name__} needs inputs of at least {min_size}x{min_size} '
+                f'pixels, got {x.shape[-2]}x{x.shape[-1]}')
         outs = []
         for i in range(4):
             x, hw_shape = getattr(self, f'patch_embed{i + 1}')(x)
