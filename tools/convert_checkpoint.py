@@ -12,6 +12,15 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def _save(ckpt, dst):
+    """torch.save to a temporary name, then rename: no half file at ``dst``."""
+    import os
+    import torch
+    tmp = f'{dst}.{os.getpid()}.part'
+    torch.save(ckpt, tmp)
+    os.replace(tmp, dst)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src')
@@ -26,12 +35,11 @@ def main(argv=None):
         layout = zoo.get_entry(args.name).layout
     if not layout:
         parser.error('give --layout or --name')
-    if not osp.isfile(args.src):
-        print(f'mmagent: no such file: {args.src}', file=sys.stderr)
-        return 1
     try:
-        zoo.convert_file(args.src, args.dst, layout, args.target)
-    except zoo.UnsafeCheckpointError as e:
+        ckpt = zoo.read_checkpoint(args.src)  # weights_only=True, whatever the env says
+        out = zoo.convert_checkpoint(ckpt, layout, args.target)
+        _save(out, args.dst)
+    except (zoo.CheckpointFileError, zoo.UnsafeCheckpointError) as e:
         print(f'mmagent: {e}', file=sys.stderr)
         return 1
     print(f'wrote {args.dst}')
