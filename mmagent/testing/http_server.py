@@ -62,7 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(206 if start else 200)
         if start:
-            self.send_header('Content-Range', f'bytes {start}-{len(data) - 1}/{len(data)}')
+            self.send_header('Content-Range',
+                             f'bytes {start}-{len(data) - 1}/{len(data)}')
         if srv.validators:
             self.send_header('ETag', etag_of(path))
             self.send_header('Last-Modified', self._last_modified(path))

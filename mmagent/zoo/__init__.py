@@ -25,6 +25,12 @@ from .loading import (CheckpointFileError, check_checkpoint_file,  # noqa: F401
                       read_checkpoint)  # (registers the weights_only loaders)
 
 SCHEME = 'mmagent://'
+
+
+class ZooURLError(ValueError):
+    """An ``mmagent://`` URL names no zoo entry or has an unknown option."""
+
+
 #: the options an ``mmagent://NAME?key=value`` URL takes, with their values
 URL_OPTIONS = {'target': ('backbone', 'mmpretrain')}
 
@@ -89,13 +95,16 @@ def parse_zoo_url(filename):
         if key not in URL_OPTIONS or value not in URL_OPTIONS[key] or key in options:
             what = 'repeated option' if key in options else (
                 'unknown option' if key not in URL_OPTIONS else 'unknown value of')
-            raise ValueError(f'{filename}: {what} {key!r}={value!r}; valid options: '
-                             f'{valid}')
+            raise ZooURLError(f'{filename}: {what} {key!r}={value!r}; valid '
+                              f'options: {valid}')
         options[key] = value
     if query and not options:
-        raise ValueError(f'{filename}: cannot read the options {query!r}; valid '
-                         f'options: {valid}')
-    get_entry(name)  # an unknown name is an error before anything else
+        raise ZooURLError(f'{filename}: cannot read the options {query!r}; valid '
+                          f'options: {valid}')
+    try:
+        get_entry(name)  # an unknown name is an error before anything else
+    except KeyError as e:
+        raise ZooURLError(f'{filename}: {e.args[0]}') from None
     return name, options
 
 
@@ -117,4 +126,4 @@ __all__ = ['fetch', 'register_mmpretrain_models', 'download', 'load_index', 'get
            'check_checkpoint_file', 'parse_zoo_url', 'convert_checkpoint',
            'convert_file', 'cache_dir', 'sha256_of', 'source_url', 'DownloadError',
            'ChecksumError', 'CacheError', 'CheckpointFileError', 'UnsafeCheckpointError',
-           'SCHEME', 'URL_OPTIONS']
+           'ZooURLError', 'SCHEME', 'URL_OPTIONS']

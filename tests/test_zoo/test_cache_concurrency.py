@@ -35,7 +35,8 @@ CHILD = textwrap.dedent("""
     time.sleep(delay)
     ckpt = CheckpointLoader.load_checkpoint('mmagent://' + name)
     raw = zoo.download(name, progress=False)
-    print(json.dumps(dict(sha=zoo.sha256_of(raw), w=float(ckpt['state_dict']['w'].sum()))))
+    w = float(ckpt['state_dict']['w'].sum())
+    print(json.dumps(dict(sha=zoo.sha256_of(raw), w=w)))
     if world:
         dist.destroy_process_group()
 """)
@@ -56,7 +57,8 @@ def _run_wave(zoo_env, folder, name, delays, world=0):
              for i, d in enumerate(delays)]
     try:
         deadline = time.monotonic() + 90
-        while not all(osp.exists(osp.join(folder, f'ready{i}')) for i in range(len(procs))):
+        ready = [osp.join(folder, f'ready{i}') for i in range(len(procs))]
+        while not all(osp.exists(r) for r in ready):
             assert time.monotonic() < deadline, 'the processes did not start'
             assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
             time.sleep(0.05)

@@ -14,7 +14,7 @@ import torch
 
 from mmagent import zoo
 from mmagent.models import AgentCSWin, AgentPVT, AgentSwinTransformer, FLattenPVT
-from mmagent.models.checkpoint import WrongWeightsError
+from mmagent.models import checkpoint as checkpoints
 from mmagent.testing import published_classification_state
 from tests.conftest import ROOT
 
@@ -68,7 +68,7 @@ def test_a_part_without_a_validator_is_fetched_again(tmp_path):
         assert _sha(part) == _sha(osp.join(srv.root, 'x.pth'))
 
 
-# -- the cache folder ---------------------------------------------------------------------
+# -- the cache folder -------------------------------------------------------------------
 def test_unwritable_home_is_one_line_before_any_transfer(zoo_env, tmp_path, monkeypatch):
     _serve(zoo_env, tmp_path)
     (tmp_path / 'file').write_text('not a folder')
@@ -130,7 +130,8 @@ def test_read_only_shared_cache(zoo_env, tmp_path):
         assert out.returncode == 0, out.stderr[-3000:]
         lines = out.stdout.strip().splitlines()
         assert lines[0] == osp.join(good, 'toy_in1k_mmagent.pth')
-        assert {p: os.stat(osp.join(good, p)).st_mtime for p in os.listdir(good)} == before
+        after = {p: os.stat(osp.join(good, p)).st_mtime for p in os.listdir(good)}
+        assert after == before  # nothing written
         assert lines[1].startswith('ERROR ') and len(lines) == 2
         assert osp.join(broken, 'toy_in1k.pth') in lines[1]
         assert 'sha256.json' in lines[1] and 'tools/download.py toy_in1k' in lines[1]
@@ -140,7 +141,7 @@ def test_read_only_shared_cache(zoo_env, tmp_path):
                 os.chmod(osp.join(root, n), 0o755)
 
 
-# -- bad files and URLs -------------------------------------------------------------------
+# -- bad files and URLs -----------------------------------------------------------------
 def test_truncated_checkpoint_names_the_file(tmp_path):
     path = tmp_path / 'cut.pth'
     torch.save({'state_dict': {'w': torch.zeros(10_000)}}, path)
@@ -165,7 +166,7 @@ def test_unknown_option_in_a_zoo_url_lists_the_valid_ones(zoo_env, tmp_path):
     assert zoo_env.server.requests == []
 
 
-# -- no silent wrong load -----------------------------------------------------------------
+# -- no silent wrong load ---------------------------------------------------------------
 @pytest.fixture(scope='module')
 def swin_file(tmp_path_factory):
     torch.manual_seed(0)
@@ -177,7 +178,7 @@ def swin_file(tmp_path_factory):
 @pytest.mark.parametrize('cls', [AgentPVT, AgentCSWin])
 def test_weights_of_another_family_are_refused(cls, swin_file):
     m = cls(arch='tiny', init_cfg=dict(type='Pretrained', checkpoint=swin_file))
-    with pytest.raises(WrongWeightsError) as e:
+    with pytest.raises(checkpoints.WrongWeightsError) as e:
         m.init_weights()
     msg = str(e.value)
     assert msg.startswith(f'{cls.__name__}: {swin_file} does not fit')
@@ -187,9 +188,11 @@ def test_weights_of_another_family_are_refused(cls, swin_file):
 
 def test_zoo_weights_of_another_family_name_the_entry(zoo_env, swin_file):
     zoo_env('agent_swin_t_in1k', swin_file, collection='Agent-Swin')
-    m = AgentPVT(init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_swin_t_in1k'))
-    with pytest.raises(WrongWeightsError, match=r'AgentPVT: mmagent://agent_swin_t_in1k .*'
-                       r'Agent-Swin weights \(zoo entry agent_swin_t_in1k\).* 0 of'):
+    m = AgentPVT(init_cfg=dict(type='Pretrained',
+                               checkpoint='mmagent://agent_swin_t_in1k'))
+    with pytest.raises(checkpoints.WrongWeightsError,
+                       match=r'AgentPVT: mmagent://agent_swin_t_in1k .*Agent-Swin '
+                       r'weights \(zoo entry agent_swin_t_in1k\).* 0 of'):
         m.init_weights()
 
 
@@ -200,11 +203,12 @@ def test_non_finite_weights_name_the_first_bad_key(zoo_env, tmp_path):
     path = str(tmp_path / 'nan.pth')
     torch.save({'model': state}, path)
     m = AgentPVT(init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(WrongWeightsError, match=r'block2\.0\.mlp\.fc1\.weight holds NaN'):
+    with pytest.raises(checkpoints.WrongWeightsError,
+                       match=r'block2\.0\.mlp\.fc1\.weight holds NaN'):
         m.init_weights()
     zoo_env('nan_in1k', path)
     from mmengine.runner.checkpoint import CheckpointLoader
-    with pytest.raises(WrongWeightsError, match=r'mmagent://nan_in1k: tensor '
+    with pytest.raises(checkpoints.WrongWeightsError, match=r'mmagent://nan_in1k: tensor '
                        r'block2\.0\.mlp\.fc1\.weight holds NaN'):
         CheckpointLoader.load_checkpoint('mmagent://nan_in1k')
 
