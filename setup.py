@@ -54,7 +54,7 @@ setup(
     package_data={'mmagent': package_files('.mim')},
     include_package_data=False,
     python_requires='>=3.8',
-    install_requires=['mmengine>=0.10.0', 'mmcv>=2.0.0,<2.2.0', 'numpy'],
+    install_requires=['mmengine>=0.10.0', 'mmcv>=2.0.0,<2.2.0', 'numpy', 'filelock'],
     extras_require={
         'det': ['mmdet>=3.0.0'],
         'seg': ['mmsegmentation>=1.0.0', 'ftfy', 'regex'],

@@ -5,7 +5,8 @@
     python tools/download.py agent_pvt_t_in1k --sha256
 
 MMAGENT_MIRROR=https://host/path fetches <mirror>/<file name> instead of the published
-URL; MMAGENT_HOME sets the cache folder (default ~/.cache/mmagent).
+URL; MMAGENT_HOME sets the cache folder (default ~/.cache/mmagent). Run it on a login
+node before a distributed job to fill a shared cache; the job's ranks then only read.
 """
 import argparse
 import os.path as osp
@@ -46,7 +47,8 @@ def main(argv=None):
             print(f'published file: {raw}\nconverted:      {out}')
         elif not args.sha256:
             print(raw)
-    except (KeyError, zoo.DownloadError, zoo.UnsafeCheckpointError) as e:
+    except (KeyError, zoo.DownloadError, zoo.UnsafeCheckpointError,
+            zoo.CheckpointFileError) as e:
         print(f'mmagent: {e.args[0] if isinstance(e, KeyError) else e}', file=sys.stderr)
         return 1
     return 0

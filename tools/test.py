@@ -38,19 +38,23 @@ def enable_visualisation(cfg, scope, show_dir):
 
 
 def main(argv=None):
+    """Exit status 0, or 2 with one ``mmagent:`` line for what the user can fix (a
+    missing config, dataset or checkpoint, a damaged or unsafe checkpoint)."""
+    from mmagent.engine import run_reporting_errors
+    return run_reporting_errors(_main, argv)
+
+
+def _main(argv=None):
     args = parse_args(argv)
-    from mmagent.engine import (DatasetNotFoundError, apply_common_options,
-                                build_runner, check_datasets, codebase_of, load_config,
+    from mmagent.engine import (apply_common_options, build_runner, check_checkpoint,
+                                check_datasets, codebase_of, load_config,
                                 setup_distributed)
     cfg = load_config(args.config, args.cfg_options)
     scope = codebase_of(cfg)
     apply_common_options(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
-    try:
-        check_datasets(cfg, ['test'])
-    except DatasetNotFoundError as e:
-        print(f'mmagent: {e}', file=sys.stderr)
-        return 2
+    check_datasets(cfg, ['test'])
+    check_checkpoint(args.checkpoint)  # before the runner is built
     if args.show_dir:
         enable_visualisation(cfg, scope, args.show_dir)
     if args.out and scope == 'mmseg':

@@ -23,19 +23,24 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """Exit status 0, or 2 with one ``mmagent:`` line for what the user can fix (a
+    missing config, dataset or checkpoint, a damaged or unsafe checkpoint)."""
+    from mmagent.engine import run_reporting_errors
+    return run_reporting_errors(_main, argv)
+
+
+def _main(argv=None):
     args = parse_args(argv)
-    from mmagent.engine import (DatasetNotFoundError, apply_common_options,
-                                build_runner, check_datasets, codebase_of, load_config,
+    from mmagent.engine import (apply_common_options, build_runner, check_checkpoint,
+                                check_datasets, codebase_of, load_config,
                                 setup_distributed)
     cfg = load_config(args.config, args.cfg_options)
     codebase_of(cfg)
     apply_common_options(cfg, args.config, args.work_dir, args.amp, args.resume)
     splits = ['train'] + (['val'] if cfg.get('val_cfg') else [])
-    try:
-        check_datasets(cfg, splits)
-    except DatasetNotFoundError as e:
-        print(f'mmagent: {e}', file=sys.stderr)
-        return 2
+    check_datasets(cfg, splits)
+    if cfg.get('load_from'):  # --resume CKPT or the config's load_from
+        check_checkpoint(cfg.load_from)
     setup_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()

@@ -1,7 +1,9 @@
-from .launch import (DatasetNotFoundError, add_common_args, apply_common_options,
-                     build_runner, check_datasets, codebase_of, load_config,
-                     parse_tool_args, read_metrics, setup_distributed)
+from .launch import (ConfigNotFoundError, DatasetNotFoundError, add_common_args,
+                     apply_common_options, build_runner, check_checkpoint, check_datasets,
+                     codebase_of, load_config, parse_tool_args, read_metrics,
+                     run_reporting_errors, setup_distributed, user_errors)
 
-__all__ = ['DatasetNotFoundError', 'add_common_args', 'apply_common_options',
-           'build_runner', 'parse_tool_args', 'read_metrics',
-           'check_datasets', 'codebase_of', 'load_config', 'setup_distributed']
+__all__ = ['ConfigNotFoundError', 'DatasetNotFoundError', 'add_common_args',
+           'apply_common_options', 'build_runner', 'check_checkpoint', 'parse_tool_args',
+           'read_metrics', 'check_datasets', 'codebase_of', 'load_config',
+           'run_reporting_errors', 'setup_distributed', 'user_errors']

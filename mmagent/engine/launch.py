@@ -28,6 +28,51 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset the run needs is not where the config says."""
 
 
+class ConfigNotFoundError(FileNotFoundError):
+    """The config file given to a tool does not exist."""
+
+
+def user_errors():
+    """The errors a tool reports in one line (no traceback): what the user can fix -
+    a missing config, dataset or checkpoint, a checkpoint that is damaged, unsafe or of
+    another model, an unusable cache, a failed download, a bad ``mmagent://`` name."""
+    from mmagent import zoo
+    from mmagent.models.checkpoint import WrongWeightsError
+    return (ConfigNotFoundError, DatasetNotFoundError, zoo.DownloadError,
+            zoo.CheckpointFileError, zoo.UnsafeCheckpointError, zoo.ZooURLError,
+            WrongWeightsError)
+
+
+def run_reporting_errors(main, argv=None):
+    """``main(argv)`` with :func:`user_errors` printed as one ``mmagent:`` line on
+    stderr and exit status 2."""
+    import sys
+    errors = user_errors()
+    try:
+        return main(argv)
+    except errors as e:
+        print(f'mmagent: {e}', file=sys.stderr)
+        return 2
+
+
+def check_checkpoint(checkpoint):
+    """Check a checkpoint before any work starts (raises one of :func:`user_errors`).
+
+    ``mmagent://NAME``: the name and options; a local file: that it exists, is whole,
+    loads with ``weights_only=True`` and holds finite weights. Other URLs are checked
+    when they are loaded.
+    """
+    from mmagent import zoo
+    from mmagent.models.checkpoint import check_finite, unwrap_state_dict
+    if checkpoint.startswith(zoo.SCHEME):
+        zoo.parse_zoo_url(checkpoint)
+        return
+    if '://' in checkpoint:
+        return
+    ckpt = zoo.read_checkpoint(checkpoint)
+    check_finite(unwrap_state_dict(ckpt, checkpoint), checkpoint)
+
+
 def add_common_args(parser):
     """The options tools/train.py and tools/test.py share."""
     from mmengine.config import DictAction
@@ -48,7 +93,8 @@ def parse_tool_args(parser, argv=None):
 
 def load_config(path, cfg_options=None):
     if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
+        raise ConfigNotFoundError(f'config file not found: {path}; give the path of an '
+                                  f'mmagent config (configs/*.py)')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -23,7 +23,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmagent.models.checkpoint import clean_state_dict, drops_derived, unwrap_state_dict
+from mmagent.models.checkpoint import (check_finite, check_loaded_fraction,  # issue 21
+                                       clean_state_dict, drops_derived, unwrap_state_dict)
 from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import check_agent_shape
 from mmagent.models.layers.runtime import DEFAULT_BIAS_CACHE_MB, configure_runtime
@@ -388,7 +389,10 @@ class BaseBackbone(BaseModule):
 
     def __init__(self, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
                  with_cp=False, cpu_kernels=False, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
-                 init_cfg=None):
+                 init_cfg=None, **unknown):
+        if unknown:  # issue 21: name the backbone, not BaseBackbone.__init__()
+            raise TypeError(f'{type(self).__name__}: unknown argument(s) '
+                            f'{", ".join(sorted(unknown))}')
         super().__init__(init_cfg=init_cfg)
         self.runtime = dict(cpu_kernels=cpu_kernels, bias_cache_mb=bias_cache_mb)
         if not isinstance(frozen_stages, int) or isinstance(frozen_stages, bool) \
@@ -518,10 +522,14 @@ class BaseBackbone(BaseModule):
                                                 logger=logger)
         state = clean_state_dict(unwrap_state_dict(ckpt, str(checkpoint)),
                                  prefix='backbone.', derived=self.derived_buffers)
+        full = state  # issue 21: what the file holds, for check_loaded_fraction
         state, ignored = self.checkpoint_filter(state)
         own = self.state_dict()
         ignored = list(ignored) + [k for k in state if k not in own]
         state = {k: v for k, v in state.items() if k in own}
+        check_loaded_fraction(type(self).__name__, checkpoint, full, [  # issue 21
+            k for k, v in state.items() if v.shape == own[k].shape])
+        check_finite(state, f'{type(self).__name__}: {checkpoint}')  # issue 21
         bad = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                for k, v in state.items() if v.shape != own[k].shape]
         if bad:
