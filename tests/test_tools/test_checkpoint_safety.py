@@ -17,7 +17,7 @@ from tests.test_tools.conftest import config_path
 
 
 class _Payload:
-    """Pickles as a call of ``os.system``: loading it with weights_only=False runs it."""
+    """Pickles as a call of ``os.system``: an unrestricted unpickler runs it."""
 
     def __init__(self, marker):
         self.marker = marker
