@@ -52,14 +52,14 @@ import torch  # noqa: E402
 
 # model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
 BACKBONES = {
-    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'), dict(type='PyramidVisionTransformer',
-                                                       num_layers=[2, 2, 2, 2])),
-    'agent_pvt_s': ('AgentPVT', dict(arch='small'), dict(type='PyramidVisionTransformer',
-                                                        num_layers=[3, 4, 6, 3])),
-    'agent_pvt_m': ('AgentPVT', dict(arch='medium'), dict(type='PyramidVisionTransformer',
-                                                         num_layers=[3, 4, 18, 3])),
-    'agent_pvt_l': ('AgentPVT', dict(arch='large'), dict(type='PyramidVisionTransformer',
-                                                        num_layers=[3, 8, 27, 3])),
+    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'),
+                    dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
+    'agent_pvt_s': ('AgentPVT', dict(arch='small'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 4, 6, 3])),
+    'agent_pvt_m': ('AgentPVT', dict(arch='medium'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 4, 18, 3])),
+    'agent_pvt_l': ('AgentPVT', dict(arch='large'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 8, 27, 3])),
     'agent_swin_t': ('AgentSwinTransformer', dict(arch='tiny'),
                      dict(type='SwinTransformer')),
     'agent_swin_s': ('AgentSwinTransformer', dict(arch='small'),
@@ -391,7 +391,8 @@ def main(argv=None, extension=None):
                         help='fresh processes per variant, run round-robin')
     parser.add_argument('--shared-process', action='store_true',
                         help='time all variants interleaved in this one process')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device',
+                        default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--scaling', action='store_true', help='latency vs resolution, '

@@ -55,7 +55,8 @@ def test_scaling_mode_writes_a_plot_and_slopes(tmp_path):
     out = run_tool(REFACTOR, '--scaling', '--scaling-sizes', '256', '512', '768',
                    '--repeat', '1', '--plot', str(png))
     assert png.exists() and png.stat().st_size > 5000
-    assert re.search(r'global softmax attention +slope\(512-1536px\) +[0-9.]+', out.stdout)
+    assert re.search(r'global softmax attention +slope\(512-1536px\) +[0-9.]+',
+                     out.stdout)
     assert re.search(r'agent attention \(spec\) +slope', out.stdout)
 
 
