@@ -10,16 +10,9 @@ For each backbone it times, side by side in one run:
 * ``mmagent``   - mmagent's backbone on its default path (PyTorch's
                   ``scaled_dot_product_attention`` with the agent biases as masks, cached
                   map-sized biases in eval, plain MLP);
-* ``cpu-kernels`` - the same with ``MMAGENT_CPU_KERNELS=1`` (the hand-written CPU
+* ``cpu-kernels`` - the same built with ``cpu_kernels=True`` (the hand-written CPU
                   attention function and chunked MLP of
                   ``mmagent/models/layers/cpu_kernels.py``);
-* ``before``    - mmagent from another source tree (``--before-tree DIR``, e.g. a
-                  ``git worktree`` of an older commit), timed by that tree's own
-                  benchmark code in the same round-robin;
-* ``spec``      - the same weights through the literal renderings kept in
-                  tests/reference_agent_attention.py (the spec's attention equations,
-                  the blocks' MLP as plain autograd ops), tests/reference_mlla.py and
-                  tests/reference_flatten.py;
 * ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
                   Agent-PVT and FLatten-PVT, Swin for Agent-Swin, FLatten-Swin and
                   MLLA) at the same size.
@@ -34,6 +27,12 @@ high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``), one more
 warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
 are printed against ``mmagent``. ``--shared-process`` times the variants interleaved in
 one process instead (quicker, noisier).
+
+This is a user tool: it imports only mmagent and the OpenMMLab stack and runs from a
+wheel (``mmagent/.mim/tools``). The refactoring checks of a clone (the literal
+renderings of ``tests/`` as ``spec``, an older source tree as ``before``) live in
+``benchmarks/refactor_benchmark.py``, which extends this tool through
+:class:`Extension`.
 """
 import argparse
 import json
@@ -51,20 +50,16 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-from tests.reference_agent_attention import use_spec_rendering  # noqa: E402
-from tests.reference_flatten import use_flatten_reference  # noqa: E402
-from tests.reference_mlla import use_mlla_reference  # noqa: E402
-
 # model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
 BACKBONES = {
-    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'), dict(type='PyramidVisionTransformer',
-                                                       num_layers=[2, 2, 2, 2])),
-    'agent_pvt_s': ('AgentPVT', dict(arch='small'), dict(type='PyramidVisionTransformer',
-                                                        num_layers=[3, 4, 6, 3])),
-    'agent_pvt_m': ('AgentPVT', dict(arch='medium'), dict(type='PyramidVisionTransformer',
-                                                         num_layers=[3, 4, 18, 3])),
-    'agent_pvt_l': ('AgentPVT', dict(arch='large'), dict(type='PyramidVisionTransformer',
-                                                        num_layers=[3, 8, 27, 3])),
+    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'),
+                    dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
+    'agent_pvt_s': ('AgentPVT', dict(arch='small'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 4, 6, 3])),
+    'agent_pvt_m': ('AgentPVT', dict(arch='medium'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 4, 18, 3])),
+    'agent_pvt_l': ('AgentPVT', dict(arch='large'),
+                    dict(type='PyramidVisionTransformer', num_layers=[3, 8, 27, 3])),
     'agent_swin_t': ('AgentSwinTransformer', dict(arch='tiny'),
                      dict(type='SwinTransformer')),
     'agent_swin_s': ('AgentSwinTransformer', dict(arch='small'),
@@ -78,7 +73,36 @@ BACKBONES = {
     'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'),
                       dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
 }
-VARIANTS = ('mmagent', 'cpu-kernels', 'spec', 'softmax', 'before')
+VARIANTS = ('mmagent', 'cpu-kernels', 'softmax')
+
+
+class Extension:
+    """What a script built on this tool adds (see ``benchmarks/``); the defaults are
+    the user tool's own behaviour."""
+
+    #: variants besides :data:`VARIANTS`
+    variants = ()
+
+    def add_arguments(self, parser):
+        """Add the extension's command-line arguments to ``parser``."""
+
+    def check(self, args, parser):
+        """Refuse bad extension arguments through ``parser.error``."""
+
+    def transform(self, model, variant):
+        """The model to time for an extension ``variant`` (built as ``mmagent``)."""
+        return model
+
+    def child(self, variant, args):
+        """(source root, script, variant) of the fresh process that times ``variant``."""
+        return ROOT, osp.abspath(__file__), variant
+
+    def scaling_layers(self, dims, heads, device):
+        """Extra ``{label: module}`` for ``--scaling``, called as ``module(x, hw)``."""
+        return {}
+
+
+EXT = Extension()
 
 
 def parse_size(text):
@@ -98,7 +122,7 @@ def build(model_name, variant, config=None, device='cpu'):
         scope = codebase_of(cfg)
         cfg.model.backbone.init_cfg = None
         if variant == 'softmax':
-            raise ValueError('--config runs mmagent and spec variants only')
+            raise ValueError('--config runs the mmagent variants only')
         registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         with DefaultScope.overwrite_default_scope(scope):
             model = registry.build(cfg.model)
@@ -112,8 +136,11 @@ def build(model_name, variant, config=None, device='cpu'):
         else:
             from mmagent.registry import MODELS
             model = MODELS.build(dict(type=cls_name, drop_path_rate=0., **kwargs))
-    if variant == 'spec':
-        use_flatten_reference(use_mlla_reference(use_spec_rendering(model)))
+    if variant == 'cpu-kernels':
+        from mmagent.models.layers.runtime import set_cpu_kernels
+        set_cpu_kernels(model, True)
+    if variant in EXT.variants:
+        model = EXT.transform(model, variant)
     return model.to(device)
 
 
@@ -205,15 +232,11 @@ def _status_kib(field):
 
 
 def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
-            threads=None, before_tree=None):
+            threads=None, args=None):
     """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``."""
-    root, env = ROOT, dict(os.environ)
-    env.pop('MMAGENT_CPU_KERNELS', None)
-    if variant == 'before':
-        root, variant = before_tree, 'mmagent'
-    elif variant == 'cpu-kernels':
-        variant, env['MMAGENT_CPU_KERNELS'] = 'mmagent', '1'
-    cmd = [sys.executable, osp.join(root, 'tools', 'benchmark.py'), '--_child',
+    env = dict(os.environ)
+    root, script, variant = EXT.child(variant, args)
+    cmd = [sys.executable, script, '--_child',
            '--model', model or 'x', '--variant', variant, '--mode', mode, '--batch',
            str(batch), '--size', f'{size[0]}x{size[1]}', '--device', device,
            '--repeat', str(repeat)]
@@ -248,8 +271,7 @@ def run_table(args, device):
                     t = time_variants(models, mode, batch, size, device, args.repeat)
                     mem = {} if args.no_memory else {
                         v: measure(name, v, mode, batch, size, device, args.config,
-                                   threads=args.threads,
-                                   before_tree=args.before_tree)['peak_mib']
+                                   threads=args.threads, args=args)['peak_mib']
                         for v in variants}
                 else:
                     runs = {v: [] for v in variants}
@@ -257,7 +279,7 @@ def run_table(args, device):
                         for v in variants:
                             runs[v].append(measure(name, v, mode, batch, size, device,
                                                    args.config, args.repeat,
-                                                   args.threads, args.before_tree))
+                                                   args.threads, args))
                     t = {v: statistics.median(x for r in rs for x in r['times'])
                          for v, rs in runs.items()}
                     mem = {} if args.no_memory else {
@@ -302,22 +324,18 @@ def attention_scaling(device, sizes, repeat):
     from mmagent.models.backbones.mlla import LinearAttention
     mlla = LinearAttention(dims, heads).to(device).eval()
     flatten = FocusedLinearAttention(dims, heads, (14, 14)).to(device).eval()
-    curves = {'agent attention (mmagent)': [], 'agent attention (spec)': [],
-              'MLLA linear attention': [], 'FLatten focused linear attention': [],
-              'global softmax attention': []}
-    spec = use_spec_rendering(AgentAttention(
-        dims, heads, agent_num=49, pretrain_hw=(14, 14),
-        downstream_agent_shape=(14, 14))).to(device).eval()
+    layers = {'agent attention (mmagent)': agent,
+              **EXT.scaling_layers(dims, heads, device),
+              'MLLA linear attention': mlla, 'FLatten focused linear attention': flatten,
+              'global softmax attention': softmax_attn}
+    curves = {k: [] for k in layers}
     for px in sizes:
         hw = (px // 16, px // 16)
         x = torch.randn(1, hw[0] * hw[1], dims, device=device)
-        fns = {'agent attention (mmagent)': lambda: agent(x, hw),
-               'agent attention (spec)': lambda: spec(x, hw),
-               'MLLA linear attention': lambda: mlla(x, hw),
-               'FLatten focused linear attention': lambda: flatten(x, hw),
-               'global softmax attention': lambda: softmax_attn(x, hw)}
         with torch.no_grad():
-            for k, fn in fns.items():
+            for k, layer in layers.items():
+                def fn():
+                    return layer(x, hw)
                 fn()
                 ts = [seconds(fn, device) for _ in range(repeat)]
                 curves[k].append((px * px, statistics.median(ts)))
@@ -330,17 +348,6 @@ def loglog_slope(points, lo=512 ** 2, hi=1536 ** 2):
     mx = sum(p for p, _ in pts) / n
     my = sum(t for _, t in pts) / n
     return sum((p - mx) * (t - my) for p, t in pts) / sum((p - mx) ** 2 for p, _ in pts)
-
-
-def backbone_scaling(args, device, sizes):
-    curves = {}
-    for name in args.models:
-        models = {v: build(name, v, None, device) for v in args.variants}
-        for px in sizes:
-            t = time_variants(models, 'eval', 1, (px, px), device, args.repeat)
-            for v, s in t.items():
-                curves.setdefault(f'{name} ({v})', []).append((px * px, s))
-    return curves
 
 
 def plot(curves, path, title):
@@ -361,7 +368,11 @@ def plot(curves, path, title):
     print(f'wrote {path}')
 
 
-def main(argv=None):
+def main(argv=None, extension=None):
+    """Run the tool; ``extension`` (an :class:`Extension`) adds variants."""
+    global EXT
+    EXT = extension or Extension()
+    variants = VARIANTS + tuple(EXT.variants)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
                         choices=sorted(BACKBONES))
@@ -370,10 +381,8 @@ def main(argv=None):
     parser.add_argument('--sizes', nargs='+', default=['512', '800x1344'])
     parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
                         choices=['eval', 'train'])
-    parser.add_argument('--variants', nargs='+', default=None, choices=VARIANTS,
-                        help='default: every variant (before only with --before-tree)')
-    parser.add_argument('--before-tree', help='a source tree of mmagent (e.g. a git '
-                        'worktree of an older commit) timed as the variant "before"')
+    parser.add_argument('--variants', nargs='+', default=None, choices=variants,
+                        help=f'default: {" ".join(variants)}')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeat', type=int, default=5,
@@ -382,7 +391,8 @@ def main(argv=None):
                         help='fresh processes per variant, run round-robin')
     parser.add_argument('--shared-process', action='store_true',
                         help='time all variants interleaved in this one process')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device',
+                        default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--scaling', action='store_true', help='latency vs resolution, '
@@ -396,21 +406,19 @@ def main(argv=None):
     parser.add_argument('--variant', help=argparse.SUPPRESS)
     parser.add_argument('--mode', help=argparse.SUPPRESS)
     parser.add_argument('--size', help=argparse.SUPPRESS)
+    EXT.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.scaling and len({s for s in args.scaling_sizes if 512 <= s <= 1536}) < 2:
         parser.error(f'--scaling-sizes needs at least two sizes from 512 to 1536 px for '
                      f'the log-log slope, got {args.scaling_sizes}')
+    args.variants_given = args.variants is not None
     if args.variants is None:
-        args.variants = [v for v in VARIANTS if (v != 'before' or args.before_tree)
-                         and not (args.shared_process and v in ('before', 'cpu-kernels'))]
-    if 'before' in args.variants and not (
-            args.before_tree and osp.isfile(osp.join(args.before_tree, 'tools',
-                                                     'benchmark.py'))):
-        parser.error(f'the variant "before" needs --before-tree, a source tree of '
-                     f'mmagent with tools/benchmark.py; got {args.before_tree!r}')
-    if args.shared_process and {'before', 'cpu-kernels'} & set(args.variants):
+        args.variants = [v for v in variants
+                         if not (args.shared_process and v == 'cpu-kernels')]
+    EXT.check(args, parser)
+    if args.shared_process and 'cpu-kernels' in args.variants:
         parser.error('--shared-process times variants in this process: it cannot run '
-                     'the variants "before" or "cpu-kernels" (each needs its own)')
+                     'the variant "cpu-kernels" (it needs its own)')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:

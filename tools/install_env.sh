@@ -44,7 +44,7 @@ pins = {'torch': want_torch, 'torchvision': want_tv, 'mmcv': want_mmcv, 'mmengin
 for name, ver in pins.items():
     if not md.version(name).split('+')[0] == ver:
         sys.exit(1)
-for name in ('ftfy', 'regex', 'pytest'):
+for name in ('ftfy', 'regex', 'pytest', 'onnx', 'onnxscript', 'onnxruntime'):
     md.version(name)
 import pkg_resources  # noqa: F401  (MMEngine needs it for 'mmdet::' base configs)
 import numpy
@@ -52,6 +52,7 @@ assert int(numpy.__version__.split('.')[0]) < 2
 from mmcv.ops import nms  # noqa: F401  (compiled ops present, and built for this torch)
 import torchvision  # noqa: F401
 import mmpretrain.models  # noqa: F401  (imports torchvision's ops)
+import onnx, onnxruntime, onnxscript  # noqa: F401,E401  (deploy extra, with numpy<2)
 PYEOF
   say "pinned stack already installed in $("$py" -c 'import sys; print(sys.prefix)')"
 else
@@ -92,7 +93,7 @@ else
       "$py" -c "from mmcv.ops import nms" || die "mmcv==$MMCV_VERSION ops do not load against torch==$TORCH_VERSION"
     fi
   fi
-  say "step 4/4: mmengine, mmdet, mmsegmentation, mmpretrain and test tools"
+  say "step 4/4: mmengine, mmdet, mmsegmentation, mmpretrain, onnx/onnxruntime and test tools"
   "${pip[@]}" install -r requirements/stack.txt -r requirements/tests.txt \
     "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "mmcv==$MMCV_VERSION"
 fi

@@ -1,45 +1,63 @@
-"""tools/benchmark.py runs the variants side by side and reports ratios (no
-timing is asserted: speed is shown by the benchmark itself, not by tests)."""
+"""tools/benchmark.py (the user tool) and benchmarks/refactor_benchmark.py (the clone's
+refactoring checks) run the variants side by side and report ratios (no timing is
+asserted: speed is shown by the benchmark itself, not by tests)."""
+import ast
 import re
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.test_tools.conftest import run_tool
+
+REFACTOR = 'benchmarks/refactor_benchmark.py'
+
+
+def test_user_benchmark_imports_no_test_code():
+    """A wheel ships tools/ without tests/: the tool must not import them."""
+    tree = ast.parse(open(f'{ROOT}/tools/benchmark.py').read())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n and n.split('.')[0] in ('tests', 'benchmarks')]
+    bad = run_tool('tools/benchmark.py', '--variants', 'spec', check=False)
+    assert bad.returncode == 2 and "invalid choice: 'spec'" in bad.stderr
 
 
 @pytest.mark.parametrize('how', [['--rounds', '1'], ['--shared-process']])
-def test_benchmark_reports_side_by_side_ratios(tmp_path, how):
+def test_benchmark_reports_side_by_side_ratios(how):
     """Fresh processes per variant (the default) or all in one process."""
     out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
                    '--modes', 'eval', 'train', '--repeat', '1', *how)
     lines = [line for line in out.stdout.splitlines() if line.startswith('agent_pvt_t')]
     assert len(lines) == 2
     for line in lines:
-        assert re.search(r'spec/mmagent time +[0-9.]+x', line)
+        assert 'spec' not in line
         assert re.search(r'softmax/mmagent time +[0-9.]+x', line)
         assert re.search(r'mmagent +[0-9.]+s +[0-9]+MiB', line)
         if how == ['--rounds', '1']:
             assert re.search(r'cpu-kernels/mmagent time +[0-9.]+x', line)
 
 
-def test_benchmark_times_another_source_tree_as_before(tmp_path):
-    """--before-tree: an older tree's own code timed in the same round-robin."""
-    from tests.conftest import ROOT
-    out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
-                   '--modes', 'eval', '--repeat', '1', '--rounds', '1', '--variants',
-                   'mmagent', 'before', '--before-tree', ROOT, '--no-memory')
+def test_refactor_benchmark_times_spec_and_another_tree_as_before():
+    """--before-tree: an older tree's own code timed in the same round-robin, beside
+    the literal renderings of tests/."""
+    out = run_tool(REFACTOR, '--models', 'agent_pvt_t', '--sizes', '64x96', '--modes',
+                   'eval', '--repeat', '1', '--rounds', '1', '--variants', 'mmagent',
+                   'spec', 'before', '--before-tree', ROOT, '--no-memory')
     (line, ) = [x for x in out.stdout.splitlines() if x.startswith('agent_pvt_t')]
     assert re.search(r'before/mmagent time +[0-9.]+x', line)
-    bad = run_tool('tools/benchmark.py', '--variants', 'mmagent', 'before', check=False)
+    assert re.search(r'spec/mmagent time +[0-9.]+x', line)
+    bad = run_tool(REFACTOR, '--variants', 'mmagent', 'before', check=False)
     assert bad.returncode == 2 and '--before-tree' in bad.stderr
 
 
 def test_scaling_mode_writes_a_plot_and_slopes(tmp_path):
     png = tmp_path / 'plot.png'
-    out = run_tool('tools/benchmark.py', '--scaling', '--scaling-sizes', '256', '512',
-                   '768', '--repeat', '1', '--plot', str(png))
+    out = run_tool(REFACTOR, '--scaling', '--scaling-sizes', '256', '512', '768',
+                   '--repeat', '1', '--plot', str(png))
     assert png.exists() and png.stat().st_size > 5000
-    assert re.search(r'global softmax attention +slope\(512-1536px\) +[0-9.]+', out.stdout)
+    assert re.search(r'global softmax attention +slope\(512-1536px\) +[0-9.]+',
+                     out.stdout)
+    assert re.search(r'agent attention \(spec\) +slope', out.stdout)
 
 
 def test_scaling_sizes_without_a_slope_range_are_refused_up_front():
