@@ -106,6 +106,9 @@ def final_norm_target(state):
 
 def to_mmpretrain(state):
     """ImageNet weights (timm layout) -> mmpretrain ImageClassifier keys."""
+    if 'cls_head.weight' in state:  # DAT++ names its own (models/backbones/dat.py)
+        from mmagent.models.backbones.dat import dat_to_mmpretrain
+        return dat_to_mmpretrain(state)
     out = {}
     target = final_norm_target(state)
     for k, v in state.items():
