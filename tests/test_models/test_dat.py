@@ -219,3 +219,4 @@ def test_imagenet_weights_map_onto_mmpretrain_and_backbone_keys(tmp_path):
     assert missing == [] and sorted(ignored) == sorted(
         k for k in state if k.startswith(('cls_norm', 'cls_head')))
     assert torch.equal(det.stages[2].attns[1].rpe_table, src.stages[2].attns[1].rpe_table)
+
