@@ -17,7 +17,7 @@ from mmagent.testing.toy_configs import TOY_OPTIONS, write_toy_config
 from tests.conftest import ROOT
 from tests.test_tools.conftest import config_path, read_metrics, run_tool
 
-SMALL = "depths=[1, 1, 1, 1], stage_spec=['N', 'D', 'N', 'D'], "
+SMALL = "depths=[1, 1, 1, 1], stage_spec=['N', 'D', 'N', 'D'], with_cp=False, "
 SMALL_KW = dict(depths=[1, 1, 1, 1], stage_spec=['N', 'D', 'N', 'D'])
 # the published recipes train in mixed precision, which mmengine offers on GPUs only
 CPU = ['optim_wrapper.type=OptimWrapper']
