@@ -28,6 +28,7 @@ def _box_head(stds):
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
         loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
 
+
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -204,8 +204,10 @@ def test_imagenet_weights_map_onto_mmpretrain_and_backbone_keys(tmp_path):
     state = {k: v for k, v in src.state_dict().items() if not k.startswith('norms.')}
     state.update({'cls_norm.norm.weight': torch.rand(128),
                   'cls_norm.norm.bias': torch.rand(128),
-                  'cls_head.weight': torch.randn(1000, 128), 'cls_head.bias': torch.randn(1000)})
-    torch.save({'model': state, 'epoch': 299, 'max_accuracy': 83.9}, tmp_path / 'in1k.pth')
+                  'cls_head.weight': torch.randn(1000, 128),
+                  'cls_head.bias': torch.randn(1000)})
+    torch.save({'model': state, 'epoch': 299, 'max_accuracy': 83.9},
+               tmp_path / 'in1k.pth')
     out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
                            target='mmpretrain')
     converted = torch.load(out, weights_only=True)['state_dict']
@@ -219,4 +221,3 @@ def test_imagenet_weights_map_onto_mmpretrain_and_backbone_keys(tmp_path):
     assert missing == [] and sorted(ignored) == sorted(
         k for k in state if k.startswith(('cls_norm', 'cls_head')))
     assert torch.equal(det.stages[2].attns[1].rpe_table, src.stages[2].attns[1].rpe_table)
-

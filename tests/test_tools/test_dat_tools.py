@@ -26,7 +26,8 @@ CPU = ['optim_wrapper.type=OptimWrapper']
 @pytest.mark.parametrize('name,kind,family', [('maskrcnn_dat_t.py', 'det', 'maskrcnn'),
                                               ('upernet_dat_t.py', 'seg', 'upernet')])
 def test_train_then_test_on_toy_data(name, kind, family, tmp_path, toy_coco, toy_ade):
-    cfg = write_toy_config(config_path(name), kind, toy_coco if kind == 'det' else toy_ade,
+    root = toy_coco if kind == 'det' else toy_ade
+    cfg = write_toy_config(config_path(name), kind, root,
                            str(tmp_path / 'cfg.py'), epochs=1, iters=2,
                            backbone_overrides=SMALL)
     work = str(tmp_path / 'work')

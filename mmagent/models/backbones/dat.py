@@ -85,7 +85,8 @@ class DATStage(nn.Module):
         c, depth = embed_dims, len(attns)
         self.local_perception_units = nn.ModuleList(
             nn.Conv2d(c, c, 3, padding=1, groups=c) for _ in range(depth))
-        self.layer_norms = nn.ModuleList(ChannelsFirstLayerNorm(c) for _ in range(2 * depth))
+        self.layer_norms = nn.ModuleList(
+            ChannelsFirstLayerNorm(c) for _ in range(2 * depth))
         self.attns = nn.ModuleList(attns)
         self.mlps = nn.ModuleList(ConvMlp(c, mlp_ratio, drop) for _ in range(depth))
         self.drop_path = nn.ModuleList(DropPath(r) if r > 0 else nn.Identity()
@@ -172,7 +173,8 @@ class DAT(BaseBackbone):
         stem = cfg['stem_channels']
         if stem != self.embed_dims[0]:
             raise ValueError(f'DAT: stem_channels ({stem}) must equal embed_dims[0] '
-                             f'({self.embed_dims[0]}): the stages have no input projection')
+                             f'({self.embed_dims[0]}): the stages have no input '
+                             f'projection')
         self.patch_proj = nn.Sequential(
             nn.Conv2d(in_channels, stem // 2, 3, 2, 1), ChannelsFirstLayerNorm(stem // 2),
             nn.GELU(), *_conv_norm(stem // 2, stem))
@@ -206,7 +208,8 @@ class DAT(BaseBackbone):
         check_heads(self.embed_dims, self.num_heads)
         spec = cfg['stage_spec']
         if not isinstance(spec, (list, tuple)) or len(spec) != 4:
-            raise ValueError(f'stage_spec must have one entry per stage (4), got {spec!r}')
+            raise ValueError(f'stage_spec must have one entry per stage (4), got '
+                             f'{spec!r}')
         self.stage_spec = [list(s) for s in spec]
         self.attn_cfgs = dict(copy.deepcopy(DAT_ATTENTIONS), **(attn_cfgs or {}))
         for i, (letters, depth) in enumerate(zip(self.stage_spec, self.depths)):
