@@ -157,7 +157,9 @@ def test_real_index_lists_every_published_result():
     # 36 Agent Attention results + 5 higher-resolution ImageNet variants + 9 MLLA files
     # + 2 Agent-CSwin dense configs with no published weights or results
     # + 7 FLatten ImageNet files + 4 FLatten dense configs (no published weights)
-    assert len(index) == 63
+    # + 22 DAT++ files (4 ImageNet, 12 COCO, 6 ADE20K)
+    assert len(index) == 85
+    assert sum(e.collection == 'DAT++' and e.published for e in index.values()) == 22
     assert sum(e.collection == 'FLatten' and e.published for e in index.values()) == 7
     assert sum(e.collection == "MLLA" and e.published for e in index.values()) == 9
     for e in index.values():
