@@ -144,7 +144,8 @@ def published_state(table, model=None, seed=0, light=False):
     table = key_table(table) if isinstance(table, str) else table
     if not table.get('keys'):
         raise ValueError(f'table {table["name"]}: no file of its own (published: '
-                         f'{table["published"]}); it starts from {table.get("init_from")}')
+                         f'{table["published"]}); it starts from '
+                         f'{table.get("init_from")}')
     have = {}
     if model is not None:
         have = dict(model.named_buffers())

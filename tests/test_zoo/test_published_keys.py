@@ -80,7 +80,8 @@ def check_loads(entry, table, zoo_env, tmp_path):
     converted = torch.load(zoo.fetch(entry.name, target=target, progress=False),
                            weights_only=True)
     model = build(entry)
-    result = model.load_state_dict(converted['state_dict'], strict=False)  # shapes: raises
+    # a shape mismatch raises; names come back as lists
+    result = model.load_state_dict(converted['state_dict'], strict=False)
     assert not result.missing_keys and not result.unexpected_keys, (
         f'{entry.name}: missing {result.missing_keys}, unexpected '
         f'{result.unexpected_keys}')
