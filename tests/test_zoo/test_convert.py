@@ -12,7 +12,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmagent import zoo
 from mmagent.models import (MLLA, AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer,
                             FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer)
-from mmagent.testing import published_classification_state, published_downstream_checkpoint
+from mmagent.testing import (key_table, published_classification_state,
+                             published_downstream_checkpoint)
 from tests.conftest import ROOT
 
 
@@ -24,27 +25,21 @@ def _build(config, **backbone):
         return importlib.import_module(f'{scope}.registry').MODELS.build(cfg.model)
 
 
+#: values through the whole download path on real models (every zoo entry's key names,
+#: shapes and derived buffers: tests/test_zoo/test_published_keys.py)
 CASES = [
-    ('maskrcnn_agent_pvt_t.py', 'mmdet2', {}),
-    ('retinanet_agent_pvt_t.py', 'mmdet2', {}),
-    ('cascade_maskrcnn_agent_swin_t_3x.py', 'mmdet2', dict(depths=[2, 2, 2, 2])),
-    ('upernet_agent_swin_t.py', 'mmseg0', dict(depths=[2, 2, 2, 2])),
-    ('fpn_agent_pvt_t.py', 'mmseg0', {}),
-    ('maskrcnn_mlla_t_3x.py', 'mmdet2', dict(depths=[1, 1, 1, 1])),
-    ('upernet_mlla_b.py', 'mmseg0', dict(depths=[1, 1, 1, 1])),
+    ('maskrcnn_agent_pvt_t.py', 'mmdet2', 'maskrcnn_agent_pvt_t_coco_1x'),
+    ('fpn_agent_pvt_t.py', 'mmseg0', 'fpn_agent_pvt_t_ade20k_40k'),
 ]
 
 
-@pytest.mark.parametrize('config,layout,backbone', CASES, ids=[c[0][:-3] for c in CASES])
+@pytest.mark.parametrize('config,layout,name', CASES, ids=[c[0][:-3] for c in CASES])
 def test_downstream_weights_convert_with_no_missing_or_unexpected_keys(
-        config, layout, backbone, zoo_env, tmp_path):
+        config, layout, name, zoo_env, tmp_path):
     torch.manual_seed(0)
-    published = _build(config, **backbone)
-    ckpt = published_downstream_checkpoint(published, layout, half=True)
-    assert any(k.endswith('relative_position_index') for k in ckpt['state_dict']) == \
-        ('swin' in config)
-    assert any(k.endswith('rope.rotations') for k in ckpt['state_dict']) == \
-        ('mlla' in config)
+    published = _build(config)
+    ckpt = published_downstream_checkpoint(published, layout, half=True, name=name)
+    assert set(ckpt['state_dict']) == set(key_table(name)['keys'])
     src = tmp_path / 'published.pth'
     torch.save(ckpt, src)
     zoo_env('model_under_test', str(src), layout=layout,
@@ -54,8 +49,8 @@ def test_downstream_weights_convert_with_no_missing_or_unexpected_keys(
                            weights_only=True)
     assert converted['meta']['dataset_meta']['classes'][:2] == ('class_0', 'class_1')
     if layout == 'mmseg0':
-        assert len(converted['meta']['dataset_meta']['palette']) == 80
-    fresh = _build(config, **backbone)
+        assert len(converted['meta']['dataset_meta']['palette']) == 150
+    fresh = _build(config)
     result = fresh.load_state_dict(converted['state_dict'], strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for k, v in fresh.state_dict().items():
@@ -104,9 +99,6 @@ def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, t
     src = cls(arch='b0' if cls is FLattenPVTv2 else 'tiny',
               out_indices=-1 if cls is AgentDeiT else (3, ))
     state = published_classification_state(src)
-    if 'pos_embed1' in state:  # PVT v1 classifiers build a final norm and never use it
-        state['norm.weight'] = torch.ones(src.embed_dims[-1])
-        state['norm.bias'] = torch.zeros(src.embed_dims[-1])
     torch.save({'model': state}, tmp_path / 'in1k.pth')
     out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
                            target='mmpretrain', family=cls)
