@@ -31,6 +31,7 @@ Loading never runs code from a file: ``torch.load(weights_only=True)`` always; a
 that needs anything beyond tensors, plain containers and the MMEngine data classes
 mmagent allow-lists is refused with :class:`UnsafeCheckpointError`.
 """
+import functools
 import os
 import os.path as osp
 import pickle
@@ -87,11 +88,19 @@ def family_class(family):
 def family_of(entry):
     """The backbone class an index entry's config names (``model.backbone.type``), or
     None for an entry without a config."""
-    from mmengine.config import Config
     if not entry.config_path:
         return None
-    cfg = Config.fromfile(entry.config_path, import_custom_modules=False)
-    return family_class(cfg.model.backbone.type)
+    path = osp.abspath(entry.config_path)
+    return family_class(_backbone_type(path, os.stat(path).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _backbone_type(path, mtime_ns):
+    """``model.backbone.type`` of the config at ``path`` (as of ``mtime_ns``): parsing
+    a config with ``mmpretrain::`` / ``mmdet::`` bases reads the package's whole model
+    index, so each config is read once per process (every fetch asks again)."""
+    from mmengine.config import Config
+    return Config.fromfile(path, import_custom_modules=False).model.backbone.type
 
 
 def _all_derived_buffers():

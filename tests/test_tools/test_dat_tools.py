@@ -50,23 +50,28 @@ def _build(config, **backbone):
         return importlib.import_module(f'{scope}.registry').MODELS.build(cfg.model)
 
 
-@pytest.mark.parametrize('config,layout', [('retinanet_dat_s.py', 'mmdet2'),
-                                           ('cascade_maskrcnn_dat_b_3x.py', 'mmdet2'),
-                                           ('fpn_dat_t.py', 'mmseg0')])
+@pytest.mark.parametrize('config,layout,name', [
+    ('retinanet_dat_t.py', 'mmdet2', 'retinanet_dat_t_coco_1x'),
+    ('fpn_dat_t.py', 'mmseg0', 'fpn_dat_t_ade20k_80k')])
 def test_published_downstream_files_convert_with_no_missing_or_unexpected_keys(
-        config, layout, zoo_env, tmp_path):
+        config, layout, name, zoo_env, tmp_path):
+    """A file with the published keys (tests/published_keys, from the authors' code)
+    and this model's values converts and loads with nothing missing or unexpected and
+    the values unchanged (every entry's names and shapes: test_published_keys.py)."""
     torch.manual_seed(0)
-    published = _build(config, **SMALL_KW)
+    published = _build(config)
     state = published.state_dict()
     assert ('backbone.norms.0.norm.weight' in state) == ('retinanet' not in config)
     src = tmp_path / 'published.pth'
-    torch.save(published_downstream_checkpoint(published, layout, half=True), src)
+    torch.save(published_downstream_checkpoint(published, layout, name=name), src)
     zoo_env('model_under_test', str(src), layout=layout, collection='DAT++')
     converted = torch.load(zoo.fetch('model_under_test', progress=False),
                            weights_only=True)
-    fresh = _build(config, **SMALL_KW)
+    fresh = _build(config)
     result = fresh.load_state_dict(converted['state_dict'], strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
+    for k, v in fresh.state_dict().items():
+        torch.testing.assert_close(v, state[k], msg=k)
 
 
 def test_classifier_runs_through_mmpretrain_on_converted_weights(tmp_path):
@@ -86,7 +91,7 @@ def test_classifier_runs_through_mmpretrain_on_converted_weights(tmp_path):
                   'cls_head.bias': torch.randn(1000)})
     torch.save({'model': state}, tmp_path / 'in1k.pth')
     out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
-                           target='mmpretrain')
+                           target='mmpretrain', family='DAT')
     result = model.load_state_dict(torch.load(out, weights_only=True)['state_dict'])
     assert not result.missing_keys and not result.unexpected_keys
     model.eval()

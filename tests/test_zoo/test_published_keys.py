@@ -47,11 +47,19 @@ def _no_random_init():
 
 
 _LAST = {}
+_CONFIGS = {}
+
+
+def config_of(entry):
+    """``entry``'s config, parsed once (a parse reads the base package's model index)."""
+    if entry.config_path not in _CONFIGS:
+        _CONFIGS[entry.config_path] = Config.fromfile(entry.config_path)
+    return _CONFIGS[entry.config_path]
 
 
 def build(entry):
     """The model of ``entry``'s config (one cached: 1x / 3x entries share a model)."""
-    cfg = Config.fromfile(entry.config_path)
+    cfg = config_of(entry)
     scope = cfg.get('default_scope', 'mmpretrain')
     key = (scope, repr(cfg.model))
     if key not in _LAST:
@@ -64,9 +72,11 @@ def build(entry):
 
 
 def serve(zoo_env, tmp_path, name, ckpt, layout):
+    """Serve ``ckpt`` as zoo entry ``name``, with the real entry's config (the zoo
+    converts a file with the family that config names)."""
     src = tmp_path / f'{name}_published.pth'
     torch.save(ckpt, src)
-    zoo_env(name, str(src), layout=layout)
+    zoo_env(name, str(src), layout=layout, config=ENTRIES[name].config)
 
 
 def check_loads(entry, table, zoo_env, tmp_path):
@@ -95,7 +105,7 @@ def check_loads(entry, table, zoo_env, tmp_path):
 def check_init_file(entry, table, zoo_env, tmp_path):
     """An entry without a file of its own: its config's backbone starts from the
     ImageNet file ``init_from``, which must load with no backbone key missing."""
-    cfg = Config.fromfile(entry.config_path)
+    cfg = config_of(entry)
     assert cfg.model.backbone.init_cfg.checkpoint == f'mmagent://{table["init_from"]}'
     init = key_table(table['init_from'])
     serve(zoo_env, tmp_path, init['name'], published_checkpoint(init, light=True), 'timm')
