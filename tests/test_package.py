@@ -1,5 +1,6 @@
 """mmagent as a wheel: built from the clone, installed into a scratch folder and used
 from outside the checkout (zoo index, configs, mmagent://NAME, the tools)."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -91,3 +92,19 @@ def test_tools_and_scheme_from_the_installed_package(installed, tmp_path, file_s
     assert out.returncode == 0, out.stderr[-3000:]
     want = float(state['block1.0.attn.an_bias'].double().sum())
     assert abs(float(out.stdout.split()[-1]) - want) < 1e-9
+
+
+def test_every_installed_tool_runs_to_its_help(installed):
+    """Each Python tool the wheel ships in ``mmagent/.mim/tools`` imports what it needs
+    from the installed package alone (no ``tests/``, no clone) and prints its usage."""
+    site, _ = installed
+    tools = sorted(glob.glob(osp.join(str(site), 'mmagent', '.mim', 'tools', '*.py')))
+    assert {'train.py', 'test.py', 'benchmark.py', 'download.py'} <= {
+        osp.basename(t) for t in tools}
+    failed = []
+    for tool in tools:
+        out = _run(installed, None, tool, '--help')
+        if out.returncode != 0 or 'usage' not in out.stdout.lower():
+            failed.append(f'{osp.basename(tool)}: rc {out.returncode}: '
+                          f'{(out.stderr.strip().splitlines() or [""])[-1]}')
+    assert not failed, failed
