@@ -44,7 +44,8 @@ pins = {'torch': want_torch, 'torchvision': want_tv, 'mmcv': want_mmcv, 'mmengin
 for name, ver in pins.items():
     if not md.version(name).split('+')[0] == ver:
         sys.exit(1)
-for name in ('ftfy', 'regex', 'pytest', 'onnx', 'onnxscript', 'onnxruntime'):
+for name in ('ftfy', 'regex', 'pytest', 'onnx', 'onnxscript', 'onnxruntime',
+             'flake8', 'isort', 'yapf'):
     md.version(name)
 import pkg_resources  # noqa: F401  (MMEngine needs it for 'mmdet::' base configs)
 import numpy
