@@ -17,7 +17,9 @@ model = dict(
         drop_path_rate=0.5,
         with_cp=True,
         init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_s_in1k')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+    # The authors' neck makes its fifth level with a conv on the last stage's map
+    # (mmdet's Mask R-CNN default max-pools): the published files carry fpn_convs.4.
+    neck=dict(in_channels=[96, 192, 384, 768], add_extra_convs='on_input'))
 
 train_dataloader = dict(
     batch_size=2, dataset=dict(pipeline={{_base_.dat_mask_train_pipeline}}))

@@ -18,7 +18,9 @@ from mmagent import zoo
 from mmagent.testing import key_table, key_tables, published_checkpoint
 
 ENTRIES = zoo.load_index()  # the real index (zoo_env later points the zoo elsewhere)
-CLASSIFIER_ONLY = {'head.weight', 'head.bias', 'norm.weight', 'norm.bias'}
+# the classifier's own keys, which a backbone leaves out (DAT++ names them cls_*)
+CLASSIFIER_ONLY = {'head.weight', 'head.bias', 'norm.weight', 'norm.bias', 'cls_head.weight',
+                   'cls_head.bias', 'cls_norm.norm.weight', 'cls_norm.norm.bias'}
 
 
 def test_every_zoo_entry_has_its_table():
