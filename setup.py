@@ -28,8 +28,9 @@ def add_mim_extension():
             os.remove(dst)
         elif osp.isdir(dst):
             shutil.rmtree(dst)
-        shutil.copytree(osp.join(HERE, name), dst,
-                        ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        shutil.copytree(
+            osp.join(HERE, name), dst,
+            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
 def package_files(folder):
@@ -47,8 +48,8 @@ setup(
     version=read_version(),
     description='Agent Attention, MLLA and FLatten backbones for OpenMMLab 2.0: '
     'MMDetection, MMSegmentation and MMPretrain',
-    long_description=open(osp.join(HERE, 'README.md')).read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(
+        osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'configs.*', 'tools')),
     package_data={'mmagent': package_files('.mim')},
@@ -60,8 +61,8 @@ setup(
         'seg': ['mmsegmentation>=1.0.0', 'ftfy', 'regex'],
         'cls': ['mmpretrain>=1.0.0'],
         'deploy': ['onnx>=1.23,<1.24', 'onnxscript>=0.7,<0.8', 'onnxruntime>=1.32,<1.33'],
-        'tests': ['pytest', 'onnx>=1.23,<1.24', 'onnxscript>=0.7,<0.8',
-                  'onnxruntime>=1.32,<1.33'],
+        'tests':
+        ['pytest', 'onnx>=1.23,<1.24', 'onnxscript>=0.7,<0.8', 'onnxruntime>=1.32,<1.33'],
     },
     license='Apache-2.0',
     zip_safe=False,

@@ -73,8 +73,12 @@ def main():
         swin = ShiftWindowMSA(c, heads, window_size=7).to(device)
         nat = NeighborhoodAttention(c, heads).to(device)
         base = measure(f'Swin window attention, {label}', swin, x, hw, args.repeat)
-        rows += [base, dict(measure(f'neighborhood attention 7x7, {label}', nat, x, hw,
-                                    args.repeat), base=base)]
+        rows += [
+            base,
+            dict(
+                measure(f'neighborhood attention 7x7, {label}', nat, x, hw, args.repeat),
+                base=base)
+        ]
     print(f'device {device}, map {hw[0]}x{hw[1]} ({args.size[0]}x{args.size[1]} input)')
     for r in rows:
         b = r.get('base', r)

@@ -31,14 +31,16 @@ class RefactorChecks(benchmark.Extension):
     variants = ('spec', 'before')
 
     def add_arguments(self, parser):
-        parser.add_argument('--before-tree', help='a source tree of mmagent (e.g. a git '
-                            'worktree of an older commit) timed as the variant "before"')
+        parser.add_argument(
+            '--before-tree', help='a source tree of mmagent (e.g. a git '
+            'worktree of an older commit) timed as the variant "before"')
 
     def check(self, args, parser):
         if not args.variants_given:
-            args.variants = [v for v in args.variants
-                             if v != 'before' or args.before_tree
-                             and not args.shared_process]
+            args.variants = [
+                v for v in args.variants
+                if v != 'before' or args.before_tree and not args.shared_process
+            ]
         if 'before' in args.variants and not (args.before_tree and osp.isfile(
                 osp.join(args.before_tree, 'tools', 'benchmark.py'))):
             parser.error(f'the variant "before" needs --before-tree, a source tree of '
@@ -62,9 +64,9 @@ class RefactorChecks(benchmark.Extension):
     def scaling_layers(self, dims, heads, device):
         from mmagent.models import AgentAttention
         from tests.reference_agent_attention import use_spec_rendering
-        spec = use_spec_rendering(AgentAttention(
-            dims, heads, agent_num=49, pretrain_hw=(14, 14),
-            downstream_agent_shape=(14, 14)))
+        spec = use_spec_rendering(
+            AgentAttention(dims, heads, agent_num=49, pretrain_hw=(14, 14),
+                           downstream_agent_shape=(14, 14)))
         return {'agent attention (spec)': spec.to(device).eval()}
 
 

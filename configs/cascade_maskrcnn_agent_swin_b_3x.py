@@ -2,7 +2,6 @@
 _base_ = './cascade_maskrcnn_agent_swin_t_3x.py'
 
 model = dict(
-    backbone=dict(
-        arch='base', drop_path_rate=0.4,
-        init_cfg=dict(checkpoint='mmagent://agent_swin_b_in1k')),
+    backbone=dict(arch='base', drop_path_rate=0.4,
+                  init_cfg=dict(checkpoint='mmagent://agent_swin_b_in1k')),
     neck=dict(in_channels=[128, 256, 512, 1024]))

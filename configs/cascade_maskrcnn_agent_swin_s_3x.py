@@ -2,5 +2,4 @@
 _base_ = './cascade_maskrcnn_agent_swin_t_3x.py'
 
 model = dict(
-    backbone=dict(
-        arch='small', init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))
+    backbone=dict(arch='small', init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))

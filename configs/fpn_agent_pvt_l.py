@@ -2,5 +2,4 @@
 _base_ = './fpn_agent_pvt_t.py'
 
 model = dict(
-    backbone=dict(
-        arch='large', init_cfg=dict(checkpoint='mmagent://agent_pvt_l_in1k')))
+    backbone=dict(arch='large', init_cfg=dict(checkpoint='mmagent://agent_pvt_l_in1k')))

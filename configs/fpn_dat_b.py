@@ -8,23 +8,18 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='mmagent.DAT',
-        arch='base',
-        drop_path_rate=0.7,
-        init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_b_in1k')),
+    backbone=dict(_delete_=True, type='mmagent.DAT', arch='base', drop_path_rate=0.7,
+                  init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_b_in1k')),
     neck=dict(in_channels=[128, 256, 512, 1024]))
 
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
-    paramwise_cfg=dict(custom_keys={
-        k: dict(decay_mult=0.)
-        for k in ('absolute_pos_embed', 'relative_position_bias_table', 'rpe_table',
-                  'norm')
-    }))
+    _delete_=True, type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4), paramwise_cfg=dict(
+        custom_keys={
+            k: dict(decay_mult=0.)
+            for k in ('absolute_pos_embed', 'relative_position_bias_table', 'rpe_table',
+                      'norm')
+        }))
 
 iters = 40000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=4000)

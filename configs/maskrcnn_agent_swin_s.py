@@ -2,5 +2,4 @@
 _base_ = './maskrcnn_agent_swin_t.py'
 
 model = dict(
-    backbone=dict(
-        arch='small', init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))
+    backbone=dict(arch='small', init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))

@@ -7,10 +7,7 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmagent.FLattenPVT',
-        arch='tiny',
-        drop_path_rate=0.1,
+        _delete_=True, type='mmagent.FLattenPVT', arch='tiny', drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint='mmagent://flatten_pvt_t_in1k')),
     neck=dict(in_channels=[64, 128, 320, 512]))
 

@@ -8,12 +8,10 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmagent.FLattenSwinTransformer',
-        arch='tiny',
-        drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained', checkpoint='mmagent://flatten_swin_t_in1k')),
+        _delete_=True, type='mmagent.FLattenSwinTransformer', arch='tiny',
+        drop_path_rate=0.2, init_cfg=dict(type='Pretrained',
+                                          checkpoint='mmagent://flatten_swin_t_in1k')),
     neck=dict(in_channels=[96, 192, 384, 768]))
 
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys=dict(
-    positional_encoding=dict(decay_mult=0.))))
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys=dict(positional_encoding=dict(decay_mult=0.))))

@@ -2,7 +2,5 @@
 _base_ = './retinanet_agent_pvt_t.py'
 
 model = dict(
-    backbone=dict(
-        arch='large',
-        drop_path_rate=0.3,
-        init_cfg=dict(checkpoint='mmagent://agent_pvt_l_in1k')))
+    backbone=dict(arch='large', drop_path_rate=0.3, init_cfg=dict(
+        checkpoint='mmagent://agent_pvt_l_in1k')))

@@ -2,7 +2,5 @@
 _base_ = './retinanet_agent_pvt_t.py'
 
 model = dict(
-    backbone=dict(
-        arch='small',
-        drop_path_rate=0.1,
-        init_cfg=dict(checkpoint='mmagent://agent_pvt_s_in1k')))
+    backbone=dict(arch='small', drop_path_rate=0.1, init_cfg=dict(
+        checkpoint='mmagent://agent_pvt_s_in1k')))

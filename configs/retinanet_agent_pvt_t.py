@@ -5,10 +5,7 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmagent.AgentPVT',
-        arch='tiny',
-        drop_path_rate=0.1,
+        _delete_=True, type='mmagent.AgentPVT', arch='tiny', drop_path_rate=0.1,
         downstream_agent_shapes=[(12, 12), (16, 16), (28, 28), (28, 28)],
         init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_pvt_t_in1k')),
     neck=dict(in_channels=[64, 128, 320, 512]))

@@ -3,7 +3,5 @@
 _base_ = './upernet_agent_swin_t.py'
 
 model = dict(
-    backbone=dict(
-        arch='small',
-        downstream_agent_shapes=[(9, 9), (12, 12), (7, 7), (7, 7)],
-        init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))
+    backbone=dict(arch='small', downstream_agent_shapes=[(9, 9), (12, 12), (7, 7), (
+        7, 7)], init_cfg=dict(checkpoint='mmagent://agent_swin_s_in1k')))

@@ -11,23 +11,18 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='mmagent.DAT',
-        arch='base',
-        drop_path_rate=0.7,
-        with_cp=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_b_in1k')),
+    backbone=dict(_delete_=True, type='mmagent.DAT', arch='base', drop_path_rate=0.7,
+                  with_cp=True, init_cfg=dict(type='Pretrained',
+                                              checkpoint='mmagent://dat_b_in1k')),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512))
 
 optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
+    _delete_=True, type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999),
-                   weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={
-        k: dict(decay_mult=0.)
-        for k in ('absolute_pos_embed', 'relative_position_bias_table', 'rpe_table',
-                  'norm')
-    }))
+                   weight_decay=0.01), paramwise_cfg=dict(
+                       custom_keys={
+                           k: dict(decay_mult=0.)
+                           for k in ('absolute_pos_embed', 'relative_position_bias_table',
+                                     'rpe_table', 'norm')
+                       }))

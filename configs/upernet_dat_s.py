@@ -11,23 +11,18 @@ custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='mmagent.DAT',
-        arch='small',
-        drop_path_rate=0.5,
-        with_cp=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_s_in1k')),
+    backbone=dict(_delete_=True, type='mmagent.DAT', arch='small', drop_path_rate=0.5,
+                  with_cp=True, init_cfg=dict(type='Pretrained',
+                                              checkpoint='mmagent://dat_s_in1k')),
     decode_head=dict(in_channels=[96, 192, 384, 768]),
     auxiliary_head=dict(in_channels=384))
 
 optim_wrapper = dict(
-    _delete_=True,
-    type='AmpOptimWrapper',
+    _delete_=True, type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999),
-                   weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={
-        k: dict(decay_mult=0.)
-        for k in ('absolute_pos_embed', 'relative_position_bias_table', 'rpe_table',
-                  'norm')
-    }))
+                   weight_decay=0.01), paramwise_cfg=dict(
+                       custom_keys={
+                           k: dict(decay_mult=0.)
+                           for k in ('absolute_pos_embed', 'relative_position_bias_table',
+                                     'rpe_table', 'norm')
+                       }))

@@ -2,18 +2,17 @@
 # published: this config starts from them; no segmentation weights or results exist.
 # Recipe (mmseg's Swin-T UperNet): AdamW lr 6e-5, wd 0.01, no decay on norms and
 # positional encodings; poly schedule with 1500 warm-up iterations; drop path 0.1.
-_base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
+_base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'  # noqa: E501
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='mmagent.FLattenPVT',
-        arch='tiny',
-        drop_path_rate=0.1,
+        _delete_=True, type='mmagent.FLattenPVT', arch='tiny', drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint='mmagent://flatten_pvt_t_in1k')),
     decode_head=dict(in_channels=[64, 128, 320, 512]),
     auxiliary_head=dict(in_channels=320))
 
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys=dict(
-    pos_embed=dict(decay_mult=0.), positional_encoding=dict(decay_mult=0.))))
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            pos_embed=dict(decay_mult=0.), positional_encoding=dict(decay_mult=0.))))

@@ -45,9 +45,9 @@ def flop_analyzer(model, inputs):
 def dummy_inputs(scope, height, width, device='cpu'):
     """(inputs, data_samples) for a tensor-mode forward of a detector/segmentor."""
     img = torch.zeros(1, 3, height, width, device=device)
-    meta = dict(img_shape=(height, width), ori_shape=(height, width),
-                pad_shape=(height, width), batch_input_shape=(height, width),
-                scale_factor=(1.0, 1.0))
+    meta = dict(
+        img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
+        batch_input_shape=(height, width), scale_factor=(1.0, 1.0))
     if scope == 'mmdet':
         from mmdet.structures import DetDataSample
         return img, [DetDataSample(metainfo=meta)]

@@ -20,8 +20,8 @@ __all__ = ['MODELS']
 
 
 def _same_class(a, b):
-    return a is b or (getattr(a, '__module__', None) == getattr(b, '__module__', 0)
-                      and getattr(a, '__qualname__', None) == getattr(b, '__qualname__', 0))
+    return a is b or (getattr(a, '__module__', None) == getattr(b, '__module__', 0) and
+                      getattr(a, '__qualname__', None) == getattr(b, '__qualname__', 0))
 
 
 class PluginRegistry(Registry):
@@ -30,11 +30,12 @@ class PluginRegistry(Registry):
     def register_module(self, name=None, force=False, module=None):
 
         def register(cls):
-            names = [name] if isinstance(name, str) else (
-                list(name) if name is not None else [cls.__name__])
+            names = [name] if isinstance(
+                name, str) else (list(name) if name is not None else [cls.__name__])
             for n in names:
                 mine = self.module_dict.get(n)
-                # A re-executed module (reload, second import path) defines an equal class.
+                # A re-executed module (reload, second import path) defines an
+                # equal class.
                 redefine = mine is not None and _same_class(mine, cls)
                 Registry.register_module(self, name=n, force=force or redefine,
                                          module=cls)
@@ -50,5 +51,5 @@ class PluginRegistry(Registry):
         return register
 
 
-MODELS = PluginRegistry(
-    'model', parent=MMENGINE_MODELS, scope='mmagent', locations=['mmagent.models'])
+MODELS = PluginRegistry('model', parent=MMENGINE_MODELS, scope='mmagent',
+                        locations=['mmagent.models'])

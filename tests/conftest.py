@@ -40,10 +40,17 @@ def zoo_env(tmp_path, monkeypatch, file_server):
                 f.write(payload)
         else:
             shutil.copy(payload, dst)
-        models.append({'Name': name, 'In Collection': collection, 'Config': config,
-                       'Metadata': {'Checkpoint Layout': layout},
-                       'Weights': url or file_server.url(file_name),
-                       'File': file_name, 'SHA256': sha256})
+        models.append({
+            'Name': name,
+            'In Collection': collection,
+            'Config': config,
+            'Metadata': {
+                'Checkpoint Layout': layout
+            },
+            'Weights': url or file_server.url(file_name),
+            'File': file_name,
+            'SHA256': sha256
+        })
         with open(metafile, 'w') as f:
             yaml.safe_dump({'Models': models}, f)
         return dst

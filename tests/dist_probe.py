@@ -20,10 +20,17 @@ class RankProbeHook(Hook):
 
     def after_train(self, runner):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        torch.save({'params': {k: v.detach().clone()
-                               for k, v in model.named_parameters()},
-                    'buffers': {k: v.detach().clone() for k, v in model.named_buffers()},
-                    'seen': self.seen,
-                    'wrapper': type(runner.model).__name__,
-                    'world_size': torch.distributed.get_world_size()},
-                   osp.join(runner.work_dir, f'rank{get_rank()}.pth'))
+        torch.save(
+            {
+                'params': {
+                    k: v.detach().clone()
+                    for k, v in model.named_parameters()
+                },
+                'buffers': {
+                    k: v.detach().clone()
+                    for k, v in model.named_buffers()
+                },
+                'seen': self.seen,
+                'wrapper': type(runner.model).__name__,
+                'world_size': torch.distributed.get_world_size()
+            }, osp.join(runner.work_dir, f'rank{get_rank()}.pth'))

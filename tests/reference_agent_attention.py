@@ -23,20 +23,21 @@ def agent_route(bias_hw, H, W, ph, pw):
     """(h, a, H, W) -> (h, N, n) by the spec's second resize."""
     h, a = bias_hw.shape[:2]
     p = math.isqrt(a)
-    t = bias_hw.reshape(h, p, p, H * W)          # view (h, p, p, N)
-    t = t.permute(0, 3, 1, 2)                    # (h, N, p, p)
-    t = resize(t, (ph, pw))                      # (h, N, ph, pw)
-    return t.reshape(h, H * W, ph * pw)          # (h, N, n)
+    t = bias_hw.reshape(h, p, p, H * W)  # view (h, p, p, N)
+    t = t.permute(0, 3, 1, 2)  # (h, N, p, p)
+    t = resize(t, (ph, pw))  # (h, N, ph, pw)
+    return t.reshape(h, H * W, ph * pw)  # (h, N, n)
 
 
 def reference_biases(m, H, W):
     ph, pw = m.agent_shape
     # P = P1 + P2, (h, n, N)
     p1 = agent_route(resize(m.an_bias, (H, W)), H, W, ph, pw).transpose(1, 2)
-    p2 = agent_route(resize((m.ah_bias + m.aw_bias)[0], (H, W)), H, W, ph, pw).transpose(1, 2)
+    p2 = agent_route(resize((m.ah_bias + m.aw_bias)[0], (H, W)), H, W, ph,
+                     pw).transpose(1, 2)
     # Q_B = B1 + B2, (h, N, n)
     b1 = agent_route(resize(m.na_bias, (H, W)), H, W, ph, pw)
-    hw = (m.ha_bias + m.wa_bias)[0]              # (h, R0, R1, a)
+    hw = (m.ha_bias + m.wa_bias)[0]  # (h, R0, R1, a)
     b2 = agent_route(resize(hw.permute(0, 3, 1, 2), (H, W)), H, W, ph, pw)
     return p1 + p2, b1 + b2
 
@@ -71,12 +72,12 @@ def reference_forward(m, x, hw_shape):
     VA = F.dropout(attn, drop, m.training) @ vh
     # 4. O = softmax(s Q A^T + Q_B) V_A
     attn = torch.softmax((qh * s) @ Ah.transpose(-2, -1) + QB, dim=-1)
-    O = (F.dropout(attn, drop, m.training) @ VA).permute(0, 2, 1, 3).reshape(B, N, C)
+    out = (F.dropout(attn, drop, m.training) @ VA).permute(0, 2, 1, 3).reshape(B, N, C)
     # 5. O += dwc(V)
     vmap = v.reshape(B, H, W, C).permute(0, 3, 1, 2)
-    O = O + m.dwc(vmap).permute(0, 2, 3, 1).reshape(B, N, C)
+    out = out + m.dwc(vmap).permute(0, 2, 3, 1).reshape(B, N, C)
     # 6. proj
-    return m.proj_drop(m.proj(O))
+    return m.proj_drop(m.proj(out))
 
 
 def reference_mlp_forward(m, x, hw_shape=None):

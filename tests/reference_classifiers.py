@@ -49,7 +49,7 @@ def agent_core(q, k, v, sd, p, heads, hw, agent_num, conv='dwc'):
     h, w = hw
     cls = n - h * w
     d = c // heads
-    s = d ** -0.5
+    s = d**-0.5
     pool = math.isqrt(agent_num)
     agents = F.adaptive_avg_pool2d(q[:, cls:].transpose(1, 2).reshape(b, c, h, w), pool)
     agents = agents.flatten(2).transpose(1, 2)
@@ -62,8 +62,8 @@ def agent_core(q, k, v, sd, p, heads, hw, agent_num, conv='dwc'):
         heads, agent_num, h * w) + (sd[p + 'ah_bias'] + sd[p + 'aw_bias']).reshape(
             heads, agent_num, h * w)
     token_bias = F.interpolate(sd[p + 'na_bias'], size=hw, mode='bilinear').reshape(
-        heads, agent_num, h * w).transpose(1, 2) + (sd[p + 'ha_bias'] + sd[p + 'wa_bias']
-                                                    ).reshape(heads, h * w, agent_num)
+        heads, agent_num, h * w).transpose(1, 2) + (
+            sd[p + 'ha_bias'] + sd[p + 'wa_bias']).reshape(heads, h * w, agent_num)
     if cls:
         agent_bias = torch.cat([sd[p + 'ac_bias'][0], agent_bias], -1)
         token_bias = torch.cat([sd[p + 'ca_bias'][0], token_bias], -2)
@@ -88,8 +88,8 @@ def agent_attention(x, sd, p, heads, hw, agent_num, layout):
 
 def _windows(x, ws):  # (b, h, w, c) -> (b * nW, ws * ws, c)
     b, h, w, c = x.shape
-    return x.reshape(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
-        -1, ws * ws, c)
+    return x.reshape(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4,
+                                                             5).reshape(-1, ws * ws, c)
 
 
 def window_attention(x, sd, p, heads, hw, window, shift):
@@ -105,14 +105,14 @@ def window_attention(x, sd, p, heads, hw, window, shift):
     if shift:
         x = torch.roll(x, (-shift, -shift), (1, 2))
     win = _windows(x, ws)
-    q, k, v = linear(win, sd, p + 'qkv').reshape(-1, ws * ws, 3, heads, d).permute(
-        2, 0, 3, 1, 4)
+    q, k, v = linear(win, sd, p + 'qkv').reshape(-1, ws * ws, 3, heads,
+                                                 d).permute(2, 0, 3, 1, 4)
     ys, xs = torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij')
     ys, xs = ys.flatten(), xs.flatten()
-    index = (ys[:, None] - ys[None] + ws - 1) * (2 * ws - 1) + (xs[:, None] - xs[None]
-                                                                 + ws - 1)
+    index = (ys[:, None] - ys[None] + ws - 1) * (2 * ws - 1) + (
+        xs[:, None] - xs[None] + ws - 1)
     bias = sd[p + 'relative_position_bias_table'][index].permute(2, 0, 1)  # (h, n, n)
-    logits = (q * d ** -0.5) @ k.transpose(-2, -1) + bias
+    logits = (q * d**-0.5) @ k.transpose(-2, -1) + bias
     if shift:
         region = torch.zeros(1, h, w, 1)
         cuts = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
@@ -122,12 +122,12 @@ def window_attention(x, sd, p, heads, hw, window, shift):
         rw = _windows(region, ws).squeeze(-1)  # (nW, ws*ws)
         mask = (rw[:, None, :] != rw[:, :, None]).float() * -100.0
         nw = mask.shape[0]
-        logits = (logits.reshape(b, nw, heads, ws * ws, ws * ws)
-                  + mask[None, :, None]).reshape(-1, heads, ws * ws, ws * ws)
+        logits = (logits.reshape(b, nw, heads, ws * ws, ws * ws) +
+                  mask[None, :, None]).reshape(-1, heads, ws * ws, ws * ws)
     out = (torch.softmax(logits, -1) @ v).transpose(1, 2).reshape(-1, ws * ws, c)
     out = linear(out, sd, p + 'proj')
-    out = out.reshape(b, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
-        b, h, w, c)
+    out = out.reshape(b, h // ws, w // ws, ws, ws, c).permute(0, 1, 3, 2, 4,
+                                                              5).reshape(b, h, w, c)
     if shift:
         out = torch.roll(out, (shift, shift), (1, 2))
     return out.reshape(b, n, c)
@@ -137,8 +137,8 @@ def agent_pvt_logits(sd, x, depths, heads=(1, 2, 5, 8), agent_num=(9, 16, 49, 49
                      efficient=None):
     """The Agent-PVT ImageNet classifier ('AAAA') on images ``x``; with ``efficient``
     (a function of x, sd, prefix, heads, hw) in place of agent attention, FLatten-PVT."""
-    efficient = efficient or (lambda y, sd, p, h, hw, i: agent_attention(
-        y, sd, p, h, hw, agent_num[i], 'q_kv'))
+    efficient = efficient or (
+        lambda y, sd, p, h, hw, i: agent_attention(y, sd, p, h, hw, agent_num[i], 'q_kv'))
     b = x.shape[0]
     for i in range(4):
         p = f'patch_embed{i + 1}.'
@@ -148,8 +148,8 @@ def agent_pvt_logits(sd, x, depths, heads=(1, 2, 5, 8), agent_num=(9, 16, 49, 49
         t = ln(x.flatten(2).transpose(1, 2), sd, p + 'norm') + sd[f'pos_embed{i + 1}']
         for j in range(depths[i]):
             q = f'block{i + 1}.{j}.'
-            t = t + efficient(ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.', heads[i],
-                              hw, i)
+            t = t + efficient(
+                ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.', heads[i], hw, i)
             t = t + mlp(ln(t, sd, q + 'norm2', 1e-6), sd, q + 'mlp.')
         x = t.transpose(1, 2).reshape(b, -1, *hw)
     return linear(t.mean(1), sd, 'head')
@@ -159,8 +159,8 @@ def agent_swin_logits(sd, x, depths, heads, attn_type, window=7,
                       agent_num=(9, 16, 49, 49), efficient=None):
     """The Agent-Swin ImageNet classifier on images ``x``; ``attn_type`` as published
     ('AAAB', 'AABB', 'AAMB2')."""
-    efficient = efficient or (lambda y, sd, p, h, hw, i: agent_attention(
-        y, sd, p, h, hw, agent_num[i], 'qkv'))
+    efficient = efficient or (
+        lambda y, sd, p, h, hw, i: agent_attention(y, sd, p, h, hw, agent_num[i], 'qkv'))
     letters = attn_type.rstrip('0123456789').replace('L', 'A')
     mixed = int(attn_type[len(letters):] or 0)
     x = F.conv2d(x, sd['patch_embed.proj.weight'], sd['patch_embed.proj.bias'], stride=4)
@@ -180,19 +180,21 @@ def agent_swin_logits(sd, x, depths, heads, attn_type, window=7,
             t = t + mlp(ln(t, sd, p + 'norm2'), sd, p + 'mlp.')
         if i < 3:
             g = t.reshape(b, h, w, -1)
-            g = torch.cat([g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2],
-                           g[:, 1::2, 1::2]], -1)
+            g = torch.cat(
+                [g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2], g[:, 1::2, 1::2]],
+                -1)
             h, w = h // 2, w // 2
-            t = F.linear(ln(g.reshape(b, h * w, -1), sd, f'layers.{i}.downsample.norm'),
-                         sd[f'layers.{i}.downsample.reduction.weight'])
+            t = F.linear(
+                ln(g.reshape(b, h * w, -1), sd, f'layers.{i}.downsample.norm'),
+                sd[f'layers.{i}.downsample.reduction.weight'])
     return linear(ln(t, sd, 'norm').mean(1), sd, 'head')
 
 
 def _stripes(t, hw, win):  # (b, H*W, c) -> (b * nW, wh * ww, c)
     (h, w), (wh, ww) = hw, win
     b, _, c = t.shape
-    return t.reshape(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(
-        -1, wh * ww, c)
+    return t.reshape(b, h // wh, wh, w // ww, ww, c).permute(0, 1, 3, 2, 4,
+                                                             5).reshape(-1, wh * ww, c)
 
 
 def stripe_attention(q, k, v, sd, p, heads, hw, win):
@@ -205,10 +207,11 @@ def stripe_attention(q, k, v, sd, p, heads, hw, win):
     def split(t):
         return t.reshape(t.shape[0], -1, heads, d).transpose(1, 2)
 
-    attn = torch.softmax((split(qw) * d ** -0.5) @ split(kw).transpose(-2, -1), -1)
+    attn = torch.softmax((split(qw) * d**-0.5) @ split(kw).transpose(-2, -1), -1)
     out = (attn @ split(vw)).transpose(1, 2).reshape(-1, wh * ww, c)
-    out = out + F.conv2d(vw.transpose(1, 2).reshape(-1, c, wh, ww), sd[p + 'get_v.weight'],
-                         sd[p + 'get_v.bias'], padding=1, groups=c).flatten(2).transpose(1, 2)
+    out = out + F.conv2d(
+        vw.transpose(1, 2).reshape(-1, c, wh, ww), sd[p + 'get_v.weight'],
+        sd[p + 'get_v.bias'], padding=1, groups=c).flatten(2).transpose(1, 2)
     out = out.reshape(b, h // wh, w // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
     return out.reshape(b, n, c)
 
@@ -227,8 +230,9 @@ def agent_cswin_logits(sd, x, depths, heads, split=(1, 2, 7, 7), attn_type='AABB
     t = ln(x.flatten(2).transpose(1, 2), sd, 'stage1_conv_embed.2')
     for i in range(4):
         if i:
-            g = F.conv2d(t.transpose(1, 2).reshape(b, -1, h, w), sd[f'merge{i}.conv.weight'],
-                         sd[f'merge{i}.conv.bias'], stride=2, padding=1)
+            g = F.conv2d(
+                t.transpose(1, 2).reshape(b, -1, h, w), sd[f'merge{i}.conv.weight'],
+                sd[f'merge{i}.conv.bias'], stride=2, padding=1)
             h, w = g.shape[2:]
             t = ln(g.flatten(2).transpose(1, 2), sd, f'merge{i}.norm')
         for j in range(depths[i]):
@@ -237,15 +241,17 @@ def agent_cswin_logits(sd, x, depths, heads, split=(1, 2, 7, 7), attn_type='AABB
             if attn_type[i] == 'A':
                 y = efficient(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), i)
             elif i == 3 or split[i] >= h:
-                y = stripe_attention(q, k, v, sd, p + 'attns.0.', heads[i], (h, w), (h, w))
+                y = stripe_attention(q, k, v, sd, p + 'attns.0.', heads[i], (h, w),
+                                     (h, w))
             else:
                 c2 = q.shape[-1] // 2
                 y = torch.cat([
                     stripe_attention(q[..., :c2], k[..., :c2], v[..., :c2], sd,
-                                     p + 'attns.0.', heads[i] // 2, (h, w), (h, split[i])),
+                                     p + 'attns.0.', heads[i] // 2, (h, w),
+                                     (h, split[i])),
                     stripe_attention(q[..., c2:], k[..., c2:], v[..., c2:], sd,
-                                     p + 'attns.1.', heads[i] // 2, (h, w), (split[i], w))],
-                    -1)
+                                     p + 'attns.1.', heads[i] // 2, (h, w), (split[i], w))
+                ], -1)
             t = t + linear(y, sd, p + 'proj')
             t = t + mlp(ln(t, sd, p + 'norm2'), sd, p + 'mlp.')
     return linear(ln(t, sd, 'norm').mean(1), sd, 'head')
@@ -263,9 +269,10 @@ def agent_deit_logits(sd, x, depth, heads, agent_layer, agent_num):
         if i < agent_layer:
             y = agent_attention(y, sd, p + 'attn.', heads, (h, w), agent_num, 'qkv')
         else:
-            q, k, v = (u.reshape(b, -1, heads, c // heads).transpose(1, 2)
-                       for u in linear(y, sd, p + 'attn.qkv').chunk(3, -1))
-            a = torch.softmax((q @ k.transpose(-2, -1)) * (c // heads) ** -0.5, -1)
+            q, k, v = (
+                u.reshape(b, -1, heads, c // heads).transpose(1, 2)
+                for u in linear(y, sd, p + 'attn.qkv').chunk(3, -1))
+            a = torch.softmax((q @ k.transpose(-2, -1)) * (c // heads)**-0.5, -1)
             y = linear((a @ v).transpose(1, 2).reshape(b, -1, c), sd, p + 'attn.proj')
         t = t + y
         t = t + mlp(ln(t, sd, p + 'norm2', 1e-6), sd, p + 'mlp.')
@@ -282,7 +289,7 @@ def focused_core(q, k, v, sd, p, heads, focusing=3):
 
     def phi(t):
         t = (F.relu(t) + 1e-6) / s
-        tp = t ** focusing
+        tp = t**focusing
         return tp / tp.norm(dim=-1, keepdim=True) * t.norm(dim=-1, keepdim=True)
 
     def split(t):
@@ -316,23 +323,27 @@ def focused_attention(x, sd, p, heads, hw, layout):
 
 
 def flatten_pvt_logits(sd, x, depths):
-    return agent_pvt_logits(sd, x, depths, efficient=lambda y, sd, p, h, hw, i:
-                            focused_attention(y, sd, p, h, hw, 'q_kv'))
+    return agent_pvt_logits(
+        sd, x, depths,
+        efficient=lambda y, sd, p, h, hw, i: focused_attention(y, sd, p, h, hw, 'q_kv'))
 
 
 def flatten_swin_logits(sd, x, depths, heads, window=7):
-    return agent_swin_logits(sd, x, depths, heads, 'LLSS', window=window,
-                             efficient=lambda y, sd, p, h, hw, i:
-                             focused_attention(y, sd, p, h, hw, 'qkv'))
+    return agent_swin_logits(
+        sd, x, depths, heads, 'LLSS', window=window,
+        efficient=lambda y, sd, p, h, hw, i: focused_attention(y, sd, p, h, hw, 'qkv'))
 
 
 def flatten_cswin_logits(sd, x, depths, heads):
+
     def branch(q, k, v, sd, p, h, hw, i):
         c = q.shape[-1]
-        lepe = F.conv2d(v.transpose(1, 2).reshape(-1, c, *hw), sd[p + 'get_v.weight'],
-                        sd[p + 'get_v.bias'], padding=1, groups=c)
-        return (focused_core(q, k, v, sd, p, h) + focused_dwc(v, sd, p, h, hw)
-                + lepe.flatten(2).transpose(1, 2))
+        lepe = F.conv2d(
+            v.transpose(1, 2).reshape(-1, c, *hw), sd[p + 'get_v.weight'],
+            sd[p + 'get_v.bias'], padding=1, groups=c)
+        return (focused_core(q, k, v, sd, p, h) + focused_dwc(v, sd, p, h, hw) +
+                lepe.flatten(2).transpose(1, 2))
+
     return agent_cswin_logits(sd, x, depths, heads, attn_type='LLSS', efficient=branch)
 
 
@@ -349,12 +360,13 @@ def flatten_pvt_v2_logits(sd, x, depths, heads=(1, 2, 5, 8)):
         t = ln(x.flatten(2).transpose(1, 2), sd, p + 'norm')
         for j in range(depths[i]):
             q = f'block{i + 1}.{j}.'
-            t = t + focused_attention(ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.',
-                                      heads[i], hw, 'q_kv')
+            t = t + focused_attention(
+                ln(t, sd, q + 'norm1', 1e-6), sd, q + 'attn.', heads[i], hw, 'q_kv')
             y = linear(ln(t, sd, q + 'norm2', 1e-6), sd, q + 'mlp.fc1')
             dw = sd[q + 'mlp.dwconv.dwconv.weight']
-            y = F.conv2d(y.transpose(1, 2).reshape(b, -1, *hw), dw,
-                         sd[q + 'mlp.dwconv.dwconv.bias'], padding=1, groups=dw.shape[0])
+            y = F.conv2d(
+                y.transpose(1, 2).reshape(b, -1, *hw), dw,
+                sd[q + 'mlp.dwconv.dwconv.bias'], padding=1, groups=dw.shape[0])
             t = t + linear(F.gelu(y.flatten(2).transpose(1, 2)), sd, q + 'mlp.fc2')
         t = ln(t, sd, f'norm{i + 1}', 1e-6)
         x = t.transpose(1, 2).reshape(b, -1, *hw)

@@ -13,6 +13,7 @@ import types
 
 import torch
 import torch.nn.functional as F
+
 from tests.reference_agent_attention import reference_biases
 
 
@@ -51,14 +52,16 @@ def reference_stripes(m, q, k, v, hw_shape):
 def reference_agent(m, q, k, v, hw_shape):
     b, n, c = q.shape
     H, W = hw_shape
-    agents = F.adaptive_avg_pool2d(q.reshape(b, H, W, c).permute(0, 3, 1, 2),
-                                   m.agent_shape).flatten(2).transpose(1, 2)
+    agents = F.adaptive_avg_pool2d(
+        q.reshape(b, H, W, c).permute(0, 3, 1, 2),
+        m.agent_shape).flatten(2).transpose(1, 2)
     qh, kh, vh, ah = (_heads(t, m.num_heads) for t in (q, k, v, agents))
     agent_bias, token_bias = reference_biases(m, H, W)
     agent_v = torch.softmax((ah * m.scale) @ kh.transpose(-2, -1) + agent_bias, -1) @ vh
-    out = _merge(torch.softmax((qh * m.scale) @ ah.transpose(-2, -1) + token_bias, -1)
-                 @ agent_v)
-    return out + m.get_v(v.reshape(b, H, W, c).permute(0, 3, 1, 2)).flatten(2).transpose(1, 2)
+    out = _merge(
+        torch.softmax((qh * m.scale) @ ah.transpose(-2, -1) + token_bias, -1) @ agent_v)
+    return out + m.get_v(v.reshape(b, H, W, c).permute(0, 3, 1, 2)).flatten(2).transpose(
+        1, 2)
 
 
 def use_cswin_reference(model):

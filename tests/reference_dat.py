@@ -23,8 +23,8 @@ def neighborhood(q, k, v, rpb, ks=7):
         si = min(max(i - ks // 2, 0), height - ks)
         for j in range(width):
             sj = min(max(j - ks // 2, 0), width - ks)
-            keys.append([y * width + x for y in range(si, si + ks)
-                         for x in range(sj, sj + ks)])
+            keys.append(
+                [y * width + x for y in range(si, si + ks) for x in range(sj, sj + ks)])
             cells.append([(y - i + ks - 1) * (2 * ks - 1) + (x - j + ks - 1)
                           for y in range(si, si + ks) for x in range(sj, sj + ks)])
     keys, cells = torch.tensor(keys), torch.tensor(cells)  # (H*W, ks*ks)
@@ -109,8 +109,9 @@ def deformable_attention(m, x):
 
 
 def layer_norm(ln, x):
-    return F.layer_norm(x.permute(0, 2, 3, 1), ln.norm.normalized_shape, ln.norm.weight,
-                        ln.norm.bias, ln.norm.eps).permute(0, 3, 1, 2)
+    return F.layer_norm(
+        x.permute(0, 2, 3, 1), ln.norm.normalized_shape, ln.norm.weight, ln.norm.bias,
+        ln.norm.eps).permute(0, 3, 1, 2)
 
 
 def attention(m, x):

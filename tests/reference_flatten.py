@@ -25,7 +25,7 @@ def _core(m, q, k, v, hw):
 
     def phi(t):
         t = (F.relu(t) + 1e-6) / s
-        tp = t ** m.focusing_factor
+        tp = t**m.focusing_factor
         return tp / tp.norm(dim=-1, keepdim=True) * t.norm(dim=-1, keepdim=True)
 
     out = []

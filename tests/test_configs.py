@@ -40,8 +40,10 @@ def test_config_builds_with_published_parameter_count(config):
     assert abs(n / 1e6 - published) < 0.7, f'{n / 1e6:.2f}M vs {published}M'
 
 
-@pytest.mark.parametrize('config', ['maskrcnn_agent_swin_t.py', 'upernet_agent_swin_t.py',
-                                    'cascade_maskrcnn_agent_swin_b_3x.py'])
+@pytest.mark.parametrize('config', [
+    'maskrcnn_agent_swin_t.py', 'upernet_agent_swin_t.py',
+    'cascade_maskrcnn_agent_swin_b_3x.py'
+])
 def test_swin_recipes_exempt_agent_biases_and_norms_from_decay(config):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
@@ -73,15 +75,17 @@ def test_mlla_recipes_follow_the_authors():
     """AdamW 1e-4 / wd 0.05 with DETR-style multi-scale + crop even at 1x; drop path 0.1
     at 1x and 0.3 at 3x; UperNet-B: AdamW 6e-5 / wd 0.01, 1500 warm-up iterations,
     drop path 0.5."""
-    for name, epochs, dpr in (('maskrcnn_mlla_t.py', 12, 0.1), ('maskrcnn_mlla_s_3x.py', 36, 0.3),
-                              ('maskrcnn_mlla_b.py', 12, 0.1)):
+    for name, epochs, dpr in (('maskrcnn_mlla_t.py', 12, 0.1),
+                              ('maskrcnn_mlla_s_3x.py', 36, 0.3), ('maskrcnn_mlla_b.py',
+                                                                   12, 0.1)):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
         assert cfg.optim_wrapper.optimizer.lr == 1e-4
         assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
         assert cfg.train_cfg.max_epochs == epochs, name
         assert cfg.model.backbone.drop_path_rate == dpr, name
-        assert any(t.type == 'RandomChoice' for t in cfg.train_dataloader.dataset.pipeline)
+        assert any(t.type == 'RandomChoice'
+                   for t in cfg.train_dataloader.dataset.pipeline)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upernet_mlla_b.py'))
     assert cfg.optim_wrapper.optimizer.lr == 6e-5
     assert cfg.optim_wrapper.optimizer.weight_decay == 0.01

@@ -19,20 +19,23 @@ def installed(tmp_path_factory):
     """(site folder with the installed wheel, a working folder outside the clone)."""
     base = tmp_path_factory.mktemp('wheel')
     src = base / 'src'
-    files = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard'],
-                           cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.split()
+    files = subprocess.run(
+        ['git', 'ls-files', '--cached', '--others', '--exclude-standard'], cwd=ROOT,
+        capture_output=True, text=True, check=True).stdout.split()
     for f in files:  # the clone's files, without build outputs or the venv
         if osp.isfile(osp.join(ROOT, f)):
             os.makedirs(osp.dirname(src / f), exist_ok=True)
             shutil.copy2(osp.join(ROOT, f), src / f)
     dist, site = base / 'dist', base / 'site'
     pip = [sys.executable, '-m', 'pip', '--disable-pip-version-check', '-q']
-    subprocess.run(pip + ['wheel', '--no-deps', '--no-build-isolation', '-w', str(dist),
-                          str(src)], check=True, capture_output=True)
+    subprocess.run(
+        pip + ['wheel', '--no-deps', '--no-build-isolation', '-w',
+               str(dist),
+               str(src)], check=True, capture_output=True)
     (wheel, ) = list(dist.glob('mmagent-*.whl'))
-    subprocess.run(pip + ['install', '--no-deps', '--target', str(site), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(pip +
+                   ['install', '--no-deps', '--target',
+                    str(site), str(wheel)], check=True, capture_output=True)
     work = base / 'elsewhere'
     work.mkdir()
     return site, work
@@ -49,7 +52,9 @@ def _run(installed, code, *args):
 
 def test_wheel_carries_configs_and_zoo_index(installed):
     site, _ = installed
-    out = _run(installed, textwrap.dedent(f"""
+    out = _run(
+        installed,
+        textwrap.dedent(f"""
         import os.path as osp
         import mmagent
         from mmagent import zoo
@@ -79,7 +84,9 @@ def test_tools_and_scheme_from_the_installed_package(installed, tmp_path, file_s
     torch.manual_seed(0)
     state = published_classification_state(AgentPVT(arch='tiny'))
     torch.save({'model': state}, osp.join(file_server.root, 'agent_pvt_t_in1k.pth'))
-    out = _run(installed, textwrap.dedent(f"""
+    out = _run(
+        installed,
+        textwrap.dedent(f"""
         import os
         os.environ['MMAGENT_MIRROR'] = {file_server.url('').rstrip('/')!r}
         import torch
@@ -99,8 +106,9 @@ def test_every_installed_tool_runs_to_its_help(installed):
     from the installed package alone (no ``tests/``, no clone) and prints its usage."""
     site, _ = installed
     tools = sorted(glob.glob(osp.join(str(site), 'mmagent', '.mim', 'tools', '*.py')))
-    assert {'train.py', 'test.py', 'benchmark.py', 'download.py'} <= {
-        osp.basename(t) for t in tools}
+    assert {'train.py', 'test.py', 'benchmark.py',
+            'download.py'} <= {osp.basename(t)
+                               for t in tools}
     failed = []
     for tool in tools:
         out = _run(installed, None, tool, '--help')

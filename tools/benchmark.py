@@ -60,16 +60,16 @@ BACKBONES = {
                     dict(type='PyramidVisionTransformer', num_layers=[3, 4, 18, 3])),
     'agent_pvt_l': ('AgentPVT', dict(arch='large'),
                     dict(type='PyramidVisionTransformer', num_layers=[3, 8, 27, 3])),
-    'agent_swin_t': ('AgentSwinTransformer', dict(arch='tiny'),
-                     dict(type='SwinTransformer')),
+    'agent_swin_t':
+    ('AgentSwinTransformer', dict(arch='tiny'), dict(type='SwinTransformer')),
     'agent_swin_s': ('AgentSwinTransformer', dict(arch='small'),
                      dict(type='SwinTransformer', depths=[2, 2, 18, 2])),
     'agent_swin_b': ('AgentSwinTransformer', dict(arch='base'),
                      dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2],
                           num_heads=[4, 8, 16, 32])),
     'mlla_t': ('MLLA', dict(arch='tiny'), dict(type='SwinTransformer')),
-    'flatten_swin_t': ('FLattenSwinTransformer', dict(arch='tiny'),
-                       dict(type='SwinTransformer')),
+    'flatten_swin_t':
+    ('FLattenSwinTransformer', dict(arch='tiny'), dict(type='SwinTransformer')),
     'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'),
                       dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
 }
@@ -112,11 +112,13 @@ def parse_size(text):
 
 def build(model_name, variant, config=None, device='cpu'):
     """The model to time for ``variant``; weights are random (timing only)."""
-    import mmagent  # noqa: F401
     from mmengine.registry import DefaultScope
+
+    import mmagent  # noqa: F401
     torch.manual_seed(0)
     if config:
         from mmengine.config import Config
+
         from mmagent.engine import codebase_of
         cfg = Config.fromfile(config)
         scope = codebase_of(cfg)
@@ -146,9 +148,11 @@ def build(model_name, variant, config=None, device='cpu'):
 
 def _whole_model_forward(model):
     """Detectors/segmentors: time backbone + neck (+ decode head) on a tensor."""
+
     def forward(self, x):
         feats = self.extract_feat(x)
         return feats if isinstance(feats, (list, tuple)) else [feats]
+
     model.forward = types.MethodType(forward, model)
     return model
 
@@ -174,6 +178,7 @@ def step_fn(model, mode, batch, size, device, dtype=None):
             sum(o.float().mean() for o in outs).backward()
             for p in model.parameters():
                 p.grad = None
+
     return step
 
 
@@ -236,10 +241,12 @@ def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
     """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``."""
     env = dict(os.environ)
     root, script, variant = EXT.child(variant, args)
-    cmd = [sys.executable, script, '--_child',
-           '--model', model or 'x', '--variant', variant, '--mode', mode, '--batch',
-           str(batch), '--size', f'{size[0]}x{size[1]}', '--device', device,
-           '--repeat', str(repeat)]
+    cmd = [
+        sys.executable, script, '--_child', '--model', model or 'x', '--variant', variant,
+        '--mode', mode, '--batch',
+        str(batch), '--size', f'{size[0]}x{size[1]}', '--device', device, '--repeat',
+        str(repeat)
+    ]
     if config:
         cmd += ['--config', config]
     if threads:
@@ -270,21 +277,26 @@ def run_table(args, device):
                 if args.shared_process:
                     t = time_variants(models, mode, batch, size, device, args.repeat)
                     mem = {} if args.no_memory else {
-                        v: measure(name, v, mode, batch, size, device, args.config,
-                                   threads=args.threads, args=args)['peak_mib']
-                        for v in variants}
+                        v:
+                        measure(name, v, mode, batch, size, device, args.config,
+                                threads=args.threads, args=args)['peak_mib']
+                        for v in variants
+                    }
                 else:
                     runs = {v: [] for v in variants}
                     for _ in range(args.rounds):
                         for v in variants:
-                            runs[v].append(measure(name, v, mode, batch, size, device,
-                                                   args.config, args.repeat,
-                                                   args.threads, args))
-                    t = {v: statistics.median(x for r in rs for x in r['times'])
-                         for v, rs in runs.items()}
+                            runs[v].append(
+                                measure(name, v, mode, batch, size, device, args.config,
+                                        args.repeat, args.threads, args))
+                    t = {
+                        v: statistics.median(x for r in rs for x in r['times'])
+                        for v, rs in runs.items()
+                    }
                     mem = {} if args.no_memory else {
                         v: statistics.median(r['peak_mib'] for r in rs)
-                        for v, rs in runs.items()}
+                        for v, rs in runs.items()
+                    }
                 rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
                 print(_row_text(rows[-1], variants), flush=True)
     return rows
@@ -308,8 +320,9 @@ def _row_text(row, variants):
 def attention_scaling(device, sizes, repeat):
     """Eval time of one agent-attention layer vs global softmax attention at the
     stage-3 map (stride 16) of square images: returns {variant: [(pixels, s)]}."""
-    import mmagent  # noqa: F401
     import torch.nn.functional as F
+
+    import mmagent  # noqa: F401
     from mmagent.models import AgentAttention
     dims, heads = 384, 12
     agent = AgentAttention(dims, heads, agent_num=49, pretrain_hw=(14, 14),
@@ -324,30 +337,34 @@ def attention_scaling(device, sizes, repeat):
     from mmagent.models.backbones.mlla import LinearAttention
     mlla = LinearAttention(dims, heads).to(device).eval()
     flatten = FocusedLinearAttention(dims, heads, (14, 14)).to(device).eval()
-    layers = {'agent attention (mmagent)': agent,
-              **EXT.scaling_layers(dims, heads, device),
-              'MLLA linear attention': mlla, 'FLatten focused linear attention': flatten,
-              'global softmax attention': softmax_attn}
+    layers = {
+        'agent attention (mmagent)': agent,
+        **EXT.scaling_layers(dims, heads, device), 'MLLA linear attention': mlla,
+        'FLatten focused linear attention': flatten,
+        'global softmax attention': softmax_attn
+    }
     curves = {k: [] for k in layers}
     for px in sizes:
         hw = (px // 16, px // 16)
         x = torch.randn(1, hw[0] * hw[1], dims, device=device)
         with torch.no_grad():
             for k, layer in layers.items():
+
                 def fn():
                     return layer(x, hw)
+
                 fn()
                 ts = [seconds(fn, device) for _ in range(repeat)]
                 curves[k].append((px * px, statistics.median(ts)))
     return curves
 
 
-def loglog_slope(points, lo=512 ** 2, hi=1536 ** 2):
+def loglog_slope(points, lo=512**2, hi=1536**2):
     pts = [(math.log(p), math.log(t)) for p, t in points if lo <= p <= hi]
     n = len(pts)
     mx = sum(p for p, _ in pts) / n
     my = sum(t for _, t in pts) / n
-    return sum((p - mx) * (t - my) for p, t in pts) / sum((p - mx) ** 2 for p, _ in pts)
+    return sum((p - mx) * (t - my) for p, t in pts) / sum((p - mx)**2 for p, _ in pts)
 
 
 def plot(curves, path, title):
@@ -376,8 +393,9 @@ def main(argv=None, extension=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
                         choices=sorted(BACKBONES))
-    parser.add_argument('--config', help='time a whole detector/segmentor config '
-                        '(backbone + neck) instead of bare backbones')
+    parser.add_argument(
+        '--config', help='time a whole detector/segmentor config '
+        '(backbone + neck) instead of bare backbones')
     parser.add_argument('--sizes', nargs='+', default=['512', '800x1344'])
     parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
                         choices=['eval', 'train'])
@@ -395,8 +413,9 @@ def main(argv=None, extension=None):
                         default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-memory', action='store_true')
-    parser.add_argument('--scaling', action='store_true', help='latency vs resolution, '
-                        '256..1536 px, with log-log slopes')
+    parser.add_argument(
+        '--scaling', action='store_true', help='latency vs resolution, '
+        '256..1536 px, with log-log slopes')
     parser.add_argument('--scaling-sizes', nargs='+', type=int,
                         default=[256, 384, 512, 768, 1024, 1280, 1536])
     parser.add_argument('--plot', help='with --scaling: write the log-log plot (PNG)')
@@ -413,8 +432,9 @@ def main(argv=None, extension=None):
                      f'the log-log slope, got {args.scaling_sizes}')
     args.variants_given = args.variants is not None
     if args.variants is None:
-        args.variants = [v for v in variants
-                         if not (args.shared_process and v == 'cpu-kernels')]
+        args.variants = [
+            v for v in variants if not (args.shared_process and v == 'cpu-kernels')
+        ]
     EXT.check(args, parser)
     if args.shared_process and 'cpu-kernels' in args.variants:
         parser.error('--shared-process times variants in this process: it cannot run '
@@ -424,8 +444,9 @@ def main(argv=None, extension=None):
     if args._child:
         return measure_child(args)
     device = args.device
-    hw = (torch.cuda.get_device_name() if device.startswith('cuda')
-          else f'{torch.get_num_threads()} CPU threads')
+    hw = (
+        torch.cuda.get_device_name()
+        if device.startswith('cuda') else f'{torch.get_num_threads()} CPU threads')
     how = (f'median of {args.repeat} interleaved runs'
            if args.scaling or args.shared_process else
            f'each variant in fresh processes, {args.rounds} rounds x {args.repeat} '

@@ -15,6 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 def _save(ckpt, dst):
     """torch.save to a temporary name, then rename: no half file at ``dst``."""
     import os
+
     import torch
     tmp = f'{dst}.{os.getpid()}.part'
     torch.save(ckpt, tmp)
@@ -27,9 +28,11 @@ def main(argv=None):
     parser.add_argument('dst')
     parser.add_argument('--layout', choices=['timm', 'mmdet2', 'mmseg0'])
     parser.add_argument('--name', help='zoo name: takes the layout and family from it')
-    parser.add_argument('--family', help='backbone type the file belongs to (e.g. '
-                        'AgentSwinTransformer); needed for --target mmpretrain')
-    parser.add_argument('--target', choices=['backbone', 'mmpretrain'], default='backbone')
+    parser.add_argument(
+        '--family', help='backbone type the file belongs to (e.g. '
+        'AgentSwinTransformer); needed for --target mmpretrain')
+    parser.add_argument('--target', choices=['backbone', 'mmpretrain'],
+                        default='backbone')
     args = parser.parse_args(argv)
     from mmagent import zoo
     layout, family = args.layout, args.family

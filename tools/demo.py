@@ -61,8 +61,10 @@ def run(image, config, weights, out_dir='outputs', device='cpu', score_thr=0.3, 
         inferencer(image, out_dir=out_dir, **extra)
     vis = osp.join(out_dir, 'vis')
     name = osp.basename(image)
-    written = [osp.join(vis, f) for f in sorted(os.listdir(vis))
-               if osp.splitext(f)[0] == osp.splitext(name)[0]] if osp.isdir(vis) else []
+    written = [
+        osp.join(vis, f) for f in sorted(os.listdir(vis))
+        if osp.splitext(f)[0] == osp.splitext(name)[0]
+    ] if osp.isdir(vis) else []
     return written, top
 
 

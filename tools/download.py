@@ -22,9 +22,10 @@ def main(argv=None):
     parser.add_argument('--markdown', action='store_true',
                         help='with --list: a Markdown table (the README\'s)')
     parser.add_argument('--dest', help='folder to put the file in (default: the cache)')
-    parser.add_argument('--target', choices=['backbone', 'mmpretrain'],
-                        default='backbone', help='conversion target for ImageNet '
-                        'weights (default: backbone init weights)')
+    parser.add_argument(
+        '--target', choices=['backbone', 'mmpretrain'], default='backbone',
+        help='conversion target for ImageNet '
+        'weights (default: backbone init weights)')
     parser.add_argument('--sha256', action='store_true',
                         help='print the SHA-256 of the downloaded file')
     parser.add_argument('--no-convert', action='store_true',

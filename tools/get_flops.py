@@ -10,9 +10,9 @@ on the proposals, mask heads on the first 100 RoIs as the published figures); se
 through the decode head, as mmdet/mmseg's own get_flops.
 """
 import argparse
-from functools import partial
 import os.path as osp
 import sys
+from functools import partial
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -42,6 +42,7 @@ def analyse(config, height, width, backbone_only=False):
     """Returns dict(params, flops, attention_flops, by_module)."""
     import torch
     from mmengine.registry import DefaultScope
+
     from mmagent.analysis import dummy_inputs, flop_analyzer
     from mmagent.engine import codebase_of, load_config
     cfg = load_config(config)
@@ -62,8 +63,10 @@ def analyse(config, height, width, backbone_only=False):
             by_module = analyzer.by_module()
     params = sum(p.numel() for p in model.parameters())
     return dict(params=params, flops=total, by_operator=dict(by_op),
-                attention_flops=by_op.get('scaled_dot_product_attention', 0),
-                by_module={k: v for k, v in by_module.items() if k.count('.') <= 0})
+                attention_flops=by_op.get('scaled_dot_product_attention', 0), by_module={
+                    k: v
+                    for k, v in by_module.items() if k.count('.') <= 0
+                })
 
 
 def main(argv=None):
@@ -78,7 +81,8 @@ def main(argv=None):
     print(f'config:  {args.config}\ninput:   {h}x{w}')
     print(f'params:  {r["params"] / 1e6:.2f}M')
     print(f'FLOPs:   {r["flops"] / 1e9:.1f}G (multiply-adds)')
-    print(f'  of which fused attention (agent + window): {r["attention_flops"] / 1e9:.1f}G')
+    print(
+        f'  of which fused attention (agent + window): {r["attention_flops"] / 1e9:.1f}G')
     for name, flops in sorted(r['by_module'].items()):
         if name and flops:
             print(f'  {name:20s} {flops / 1e9:8.1f}G')

@@ -29,8 +29,8 @@ def main(argv=None):
                 cls=make_folder_classification)[args.kind]
     defaults = (16, 8, 64, 64) if args.kind == 'cls' else (8, 4, 160, 224)
     args.train, args.val, args.height, args.width = (
-        d if v is None else v for v, d in zip(
-            (args.train, args.val, args.height, args.width), defaults))
+        d if v is None else v
+        for v, d in zip((args.train, args.val, args.height, args.width), defaults))
     info = make(args.root, num_train=args.train, num_val=args.val,
                 size=(args.height, args.width), seed=args.seed)
     print(f'wrote a {args.kind} toy dataset ({args.train} train / {args.val} val images) '

@@ -41,9 +41,11 @@ class Steps:
         os.makedirs(log_dir, exist_ok=True)
 
     def run(self, label, *args, epochs=None):
-        log = osp.join(self.log_dir, f'{len(self.logs) + 1:02d}_{label.replace(" ", "_")}.log')
+        log = osp.join(self.log_dir,
+                       f'{len(self.logs) + 1:02d}_{label.replace(" ", "_")}.log')
         self.logs.append(log)
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+        env = dict(os.environ,
+                   PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
         start = time.time()
         with open(log, 'w') as f:
             f.write('+ ' + ' '.join(args) + '\n')
@@ -95,8 +97,10 @@ def enlarge(folder, min_side=480):
         img = cv2.imread(path)
         factor = -(-min_side // min(img.shape[:2]))
         if factor > 1:
-            cv2.imwrite(path, cv2.resize(img, None, fx=factor, fy=factor,
-                                         interpolation=cv2.INTER_NEAREST))
+            cv2.imwrite(
+                path,
+                cv2.resize(img, None, fx=factor, fy=factor,
+                           interpolation=cv2.INTER_NEAREST))
 
 
 def main(argv=None):
@@ -109,20 +113,21 @@ def main(argv=None):
     data = {k: osp.join(root, f'toy_{k}') for k in ('coco', 'ade', 'cls')}
     print(f'mmagent quick start: synthetic data, random initialisation, under {root}')
     for kind, path in data.items():
-        steps.run(f'make {kind} toy data', 'tools/make_toy_data.py', kind, path,
-                  '--seed', str(args.seed))
+        steps.run(f'make {kind} toy data', 'tools/make_toy_data.py', kind, path, '--seed',
+                  str(args.seed))
 
     runs = (('det', 'Mask R-CNN + Agent-PVT-T', 'configs/toy/maskrcnn_agent_pvt_t_toy.py',
              data['coco'], None),
             ('seg', 'Semantic FPN + Agent-PVT-T', 'configs/toy/fpn_agent_pvt_t_toy.py',
-             data['ade'], None),
-            ('cls', 'Agent-PVT-T classifier', 'configs/toy/agent_pvt_t_cls_toy.py',
-             data['cls'], 20))
+             data['ade'], None), ('cls', 'Agent-PVT-T classifier',
+                                  'configs/toy/agent_pvt_t_cls_toy.py', data['cls'], 20))
     results = {}
     for key, title, cfg, root_dir, epochs in runs:
         work = osp.join(root, key)
-        opts = [f'{split}_dataloader.dataset.data_root={root_dir}/'
-                for split in ('train', 'val', 'test')]
+        opts = [
+            f'{split}_dataloader.dataset.data_root={root_dir}/'
+            for split in ('train', 'val', 'test')
+        ]
         if key == 'det':
             ann = f'{root_dir}/annotations/instances_val.json'
             opts += [f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']

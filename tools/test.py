@@ -15,9 +15,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file, URL or mmagent:// name')
-    parser.add_argument('--out', help='detection: a .pkl of raw results; '
-                        'segmentation: a folder of predicted label maps; '
-                        'classification: a .pkl of predictions')
+    parser.add_argument(
+        '--out', help='detection: a .pkl of raw results; '
+        'segmentation: a folder of predicted label maps; '
+        'classification: a .pkl of predictions')
     parser.add_argument('--show-dir', help='write pictures of the predictions here')
     return parse_tool_args(add_common_args(parser), argv)
 

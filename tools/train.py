@@ -15,9 +15,10 @@ def parse_args(argv=None):
     from mmagent.engine import add_common_args, parse_tool_args
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the '
-                        'work dir when no CKPT is given')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from CKPT, or from the latest checkpoint in the '
+        'work dir when no CKPT is given')
     parser.add_argument('--amp', action='store_true', help='mixed precision (GPU)')
     return parse_tool_args(add_common_args(parser), argv)
 

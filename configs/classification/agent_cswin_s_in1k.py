@@ -3,6 +3,5 @@
 _base_ = './agent_cswin_t_in1k.py'
 
 model = dict(
-    backbone=dict(arch='small', drop_path_rate=0.4),
-    head=dict(in_channels=512),
+    backbone=dict(arch='small', drop_path_rate=0.4), head=dict(in_channels=512),
     init_cfg=dict(checkpoint='mmagent://agent_cswin_s_in1k?target=mmpretrain'))

@@ -5,10 +5,7 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.AgentCSWin',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.2),
-    head=dict(in_channels=512),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_cswin_t_in1k?target=mmpretrain'))
+    backbone=dict(type='mmagent.AgentCSWin', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.2), head=dict(in_channels=512),
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://agent_cswin_t_in1k?target=mmpretrain'))

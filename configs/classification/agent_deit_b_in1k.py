@@ -3,6 +3,5 @@
 _base_ = './agent_deit_t_in1k.py'
 
 model = dict(
-    backbone=dict(arch='base', drop_path_rate=0.3),
-    head=dict(in_channels=768),
+    backbone=dict(arch='base', drop_path_rate=0.3), head=dict(in_channels=768),
     init_cfg=dict(checkpoint='mmagent://agent_deit_b_in1k?target=mmpretrain'))

@@ -3,6 +3,5 @@
 _base_ = './agent_deit_t_in1k.py'
 
 model = dict(
-    backbone=dict(arch='small', drop_path_rate=0.1),
-    head=dict(in_channels=384),
+    backbone=dict(arch='small', drop_path_rate=0.1), head=dict(in_channels=384),
     init_cfg=dict(checkpoint='mmagent://agent_deit_s_in1k?target=mmpretrain'))

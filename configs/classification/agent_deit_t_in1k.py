@@ -4,10 +4,7 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.AgentDeiT',
-        arch='tiny',
-        drop_path_rate=0.),
-    neck=None,
-    head=dict(in_channels=192),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_deit_t_in1k?target=mmpretrain'))
+    backbone=dict(type='mmagent.AgentDeiT', arch='tiny',
+                  drop_path_rate=0.), neck=None, head=dict(in_channels=192),
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://agent_deit_t_in1k?target=mmpretrain'))

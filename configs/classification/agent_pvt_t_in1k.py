@@ -5,11 +5,9 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.AgentPVT',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.1,
-        downstream_agent_shapes=[(3, 3), (4, 4), (7, 7), (7, 7)]),
+    backbone=dict(type='mmagent.AgentPVT', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.1, downstream_agent_shapes=[(3, 3), (4, 4), (7, 7),
+                                                               (7, 7)]),
     head=dict(in_channels=512),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_pvt_t_in1k?target=mmpretrain'))
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://agent_pvt_t_in1k?target=mmpretrain'))

@@ -2,6 +2,5 @@
 _base_ = './agent_swin_t_in1k.py'
 
 model = dict(
-    backbone=dict(arch='base', drop_path_rate=0.5),
-    head=dict(in_channels=1024),
+    backbone=dict(arch='base', drop_path_rate=0.5), head=dict(in_channels=1024),
     init_cfg=dict(checkpoint='mmagent://agent_swin_b_in1k?target=mmpretrain'))

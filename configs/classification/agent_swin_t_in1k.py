@@ -5,12 +5,9 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.AgentSwinTransformer',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.2,
-        downstream_agent_shapes=[(3, 3), (4, 4), (7, 7), (7, 7)],
-        pad_small_map=False),
-    head=dict(in_channels=768),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_swin_t_in1k?target=mmpretrain'))
+    backbone=dict(type='mmagent.AgentSwinTransformer', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.2, downstream_agent_shapes=[(3, 3), (4, 4), (7, 7),
+                                                               (7, 7)],
+                  pad_small_map=False), head=dict(in_channels=768),
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://agent_swin_t_in1k?target=mmpretrain'))

@@ -4,10 +4,6 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.DAT',
-        arch='base',
-        out_indices=(3, ),
-        drop_path_rate=0.7),
-    head=dict(in_channels=1024),
+    backbone=dict(type='mmagent.DAT', arch='base', out_indices=(3, ),
+                  drop_path_rate=0.7), head=dict(in_channels=1024),
     init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_b_in1k?target=mmpretrain'))

@@ -4,10 +4,6 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.DAT',
-        arch='small',
-        out_indices=(3, ),
-        drop_path_rate=0.4),
-    head=dict(in_channels=768),
+    backbone=dict(type='mmagent.DAT', arch='small', out_indices=(3, ),
+                  drop_path_rate=0.4), head=dict(in_channels=768),
     init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_s_in1k?target=mmpretrain'))

@@ -4,11 +4,7 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.FLattenCSWin',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.2),
-    head=dict(in_channels=512),
+    backbone=dict(type='mmagent.FLattenCSWin', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.2), head=dict(in_channels=512),
     init_cfg=dict(type='Pretrained',
                   checkpoint='mmagent://flatten_cswin_t_in1k?target=mmpretrain'))

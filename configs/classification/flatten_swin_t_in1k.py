@@ -5,11 +5,7 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.FLattenSwinTransformer',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.2,
-        pad_small_map=False),
-    head=dict(in_channels=768),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://flatten_swin_t_in1k?target=mmpretrain'))
+    backbone=dict(type='mmagent.FLattenSwinTransformer', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.2, pad_small_map=False), head=dict(in_channels=768),
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://flatten_swin_t_in1k?target=mmpretrain'))

@@ -3,10 +3,7 @@
 _base_ = './_base_/imagenet_classifier.py'
 
 model = dict(
-    backbone=dict(
-        type='mmagent.MLLA',
-        arch='tiny',
-        out_indices=(3, ),
-        drop_path_rate=0.2),
-    head=dict(in_channels=512),
-    init_cfg=dict(type='Pretrained', checkpoint='mmagent://mlla_t_in1k?target=mmpretrain'))
+    backbone=dict(type='mmagent.MLLA', arch='tiny', out_indices=(3, ),
+                  drop_path_rate=0.2), head=dict(in_channels=512),
+    init_cfg=dict(type='Pretrained',
+                  checkpoint='mmagent://mlla_t_in1k?target=mmpretrain'))

@@ -9,8 +9,7 @@ classes = ('circle', 'square', 'triangle')
 
 model = dict(
     backbone=dict(drop_path_rate=0.0, downstream_agent_shapes=[(2, 2)] * 4),
-    head=dict(num_classes=3, topk=(1, )),
-    init_cfg=None)
+    head=dict(num_classes=3, topk=(1, )), init_cfg=None)
 data_preprocessor = dict(num_classes=3)
 
 train_pipeline = [
@@ -34,7 +33,8 @@ test_evaluator = val_evaluator
 epochs = 20
 train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
 optim_wrapper = dict(optimizer=dict(lr=5e-4), clip_grad=None)
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=epochs, by_epoch=True,
-                        eta_min=1e-5)]
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=epochs, max_keep_ckpts=1))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=epochs, by_epoch=True, eta_min=1e-5)
+]
+default_hooks = dict(
+    logger=dict(interval=5), checkpoint=dict(interval=epochs, max_keep_ckpts=1))

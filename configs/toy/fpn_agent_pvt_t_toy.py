@@ -4,14 +4,16 @@
 _base_ = '../fpn_agent_pvt_t.py'
 
 data_root = 'data/toy_ade/'
-metainfo = dict(classes=('background', 'circle', 'square', 'triangle'),
-                palette=[(0, 0, 0), (220, 20, 60), (0, 130, 220), (250, 170, 30)])
+metainfo = dict(
+    classes=('background', 'circle', 'square', 'triangle'), palette=[(0, 0, 0),
+                                                                     (220, 20, 60),
+                                                                     (0, 130, 220),
+                                                                     (250, 170, 30)])
 img_scale = (224, 160)
 
 model = dict(
     data_preprocessor=dict(size=(160, 224)),
-    backbone=dict(init_cfg=None, drop_path_rate=0.0),
-    decode_head=dict(num_classes=4))
+    backbone=dict(init_cfg=None, drop_path_rate=0.0), decode_head=dict(num_classes=4))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -29,15 +31,15 @@ test_pipeline = [
 _dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
                 img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=False)
 train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(_delete_=True, **_dataset, pipeline=train_pipeline,
-                 data_prefix=dict(img_path='images/training',
-                                  seg_map_path='annotations/training')))
+    batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(
+        _delete_=True, **_dataset, pipeline=train_pipeline,
+        data_prefix=dict(img_path='images/training',
+                         seg_map_path='annotations/training')))
 val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(_delete_=True, **_dataset, pipeline=test_pipeline,
-                 data_prefix=dict(img_path='images/validation',
-                                  seg_map_path='annotations/validation')))
+    batch_size=1, num_workers=0, persistent_workers=False, dataset=dict(
+        _delete_=True, **_dataset, pipeline=test_pipeline,
+        data_prefix=dict(img_path='images/validation',
+                         seg_map_path='annotations/validation')))
 test_dataloader = val_dataloader
 del _dataset
 
@@ -47,5 +49,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=iters, by_epoch=False)
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
-default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(by_epoch=False, interval=iters, max_keep_ckpts=1))
+default_hooks = dict(
+    logger=dict(interval=10), checkpoint=dict(by_epoch=False, interval=iters,
+                                              max_keep_ckpts=1))

@@ -14,13 +14,16 @@ from mmengine.config import Config, ConfigDict
 CODEBASES = {'mmdet': 'mmdet', 'mmseg': 'mmseg', 'mmpretrain': 'mmpretrain'}
 
 DATA_HINTS = {
-    'CocoDataset': 'COCO 2017 from https://cocodataset.org/#download, unpacked so that '
-                   'data_root holds annotations/, train2017/ and val2017/',
-    'ADE20KDataset': 'ADE20K (ADEChallengeData2016.zip) from '
-                     'http://sceneparsing.csail.mit.edu/, unpacked so that data_root '
-                     'holds images/ and annotations/',
-    'ImageNet': 'ImageNet-1k from https://image-net.org/, laid out as mmpretrain '
-                'expects (train/, val/, meta/)',
+    'CocoDataset':
+    'COCO 2017 from https://cocodataset.org/#download, unpacked so that '
+    'data_root holds annotations/, train2017/ and val2017/',
+    'ADE20KDataset':
+    'ADE20K (ADEChallengeData2016.zip) from '
+    'http://sceneparsing.csail.mit.edu/, unpacked so that data_root '
+    'holds images/ and annotations/',
+    'ImageNet':
+    'ImageNet-1k from https://image-net.org/, laid out as mmpretrain '
+    'expects (train/, val/, meta/)',
 }
 
 

@@ -5,9 +5,10 @@ from .layers import (AgentAttention, CSWinStripeAttention, DeiTSelfAttention,
                      FocusedLinearAttention, MLLALinearAttention, PVTSRAttention,
                      SwinWindowAttention)
 
-__all__ = ['AgentAttention', 'AgentCSWin', 'AgentDeiT', 'AgentPVT',
-           'AgentSwinTransformer', 'CSWinHost', 'CSWinStripeAttention', 'DeiTHost',
-           'DeiTSelfAttention',
-           'FLattenCSWin', 'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer',
-           'FocusedLinearAttention', 'MLLA', 'MLLAHost', 'MLLALinearAttention',
-           'PVTHost', 'PVTSRAttention', 'PVTv2Host', 'SwinHost', 'SwinWindowAttention']
+__all__ = [
+    'AgentAttention', 'AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer',
+    'CSWinHost', 'CSWinStripeAttention', 'DeiTHost', 'DeiTSelfAttention', 'FLattenCSWin',
+    'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'FocusedLinearAttention',
+    'MLLA', 'MLLAHost', 'MLLALinearAttention', 'PVTHost', 'PVTSRAttention', 'PVTv2Host',
+    'SwinHost', 'SwinWindowAttention'
+]

@@ -5,8 +5,10 @@ family's host class (``derived_buffers``, ``classifier_norm``,
 ``checkpoint_filter``)."""
 import re
 
-__all__ = ['unwrap_state_dict', 'clean_state_dict', 'drops_derived', 'check_finite',
-           'check_loaded_fraction', 'best_matching_family', 'WrongWeightsError']
+__all__ = [
+    'unwrap_state_dict', 'clean_state_dict', 'drops_derived', 'check_finite',
+    'check_loaded_fraction', 'best_matching_family', 'WrongWeightsError'
+]
 
 
 def unwrap_state_dict(ckpt, source='checkpoint'):
@@ -99,8 +101,10 @@ def best_matching_family(state_dict):
     want = {_pattern(k) for k in state_dict if not CLASSIFIER_KEYS.match(k)}
     if not want:
         return None, 0.
-    scores = {name: (len(want & have) / len(want), len(want & have) / len(want | have))
-              for name, have in _family_patterns().items()}
+    scores = {
+        name: (len(want & have) / len(want), len(want & have) / len(want | have))
+        for name, have in _family_patterns().items()
+    }
     best = max(scores, key=scores.get)
     return best, scores[best][0]
 

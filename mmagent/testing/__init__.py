@@ -4,6 +4,7 @@ from .checkpoints import (TABLE_DIR, find_table, key_table, key_tables,
                           published_checkpoint, published_classification_state,
                           published_downstream_checkpoint, published_state)
 
-__all__ = ['TABLE_DIR', 'find_table', 'key_table', 'key_tables', 'published_checkpoint',
-           'published_classification_state', 'published_downstream_checkpoint',
-           'published_state']
+__all__ = [
+    'TABLE_DIR', 'find_table', 'key_table', 'key_tables', 'published_checkpoint',
+    'published_classification_state', 'published_downstream_checkpoint', 'published_state'
+]

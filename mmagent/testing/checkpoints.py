@@ -24,13 +24,16 @@ import zlib
 
 import torch
 
-__all__ = ['TABLE_DIR', 'key_table', 'key_tables', 'find_table', 'published_state',
-           'published_checkpoint', 'published_classification_state',
-           'published_downstream_checkpoint']
+__all__ = [
+    'TABLE_DIR', 'key_table', 'key_tables', 'find_table', 'published_state',
+    'published_checkpoint', 'published_classification_state',
+    'published_downstream_checkpoint'
+]
 
 #: the tables of a clone (a wheel does not carry ``tests/``)
-TABLE_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                     'tests', 'published_keys')
+TABLE_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tests',
+    'published_keys')
 
 _CACHE = {}
 
@@ -102,9 +105,9 @@ def find_table(model, layouts=('timm', ), table_dir=None):
 
 def _relative_position_index(shape):
     """Swin's relative-position index for an (N, N) buffer, N = window side squared."""
-    side = int(round(shape[0] ** 0.5))
-    coords = torch.stack(torch.meshgrid(torch.arange(side), torch.arange(side),
-                                        indexing='ij')).flatten(1)
+    side = int(round(shape[0]**0.5))
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(side), torch.arange(side), indexing='ij')).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + side - 1
     return rel[..., 0] * (2 * side - 1) + rel[..., 1]
 
@@ -165,9 +168,9 @@ def published_state(table, model=None, seed=0, light=False):
 def _downstream_meta(layout, num_classes):
     classes = tuple(f'class_{i}' for i in range(num_classes))
     meta = dict(env_info='sys.platform: linux\nPyTorch: 1.12.1', seed=0,
-                exp_name='published.py', config='model = dict(...)', epoch=12,
-                iter=88000, mmcv_version='1.6.0', time='Mon Oct 30 12:00:00 2023',
-                CLASSES=classes, hook_msgs=dict(last_ckpt='work_dirs/latest.pth'))
+                exp_name='published.py', config='model = dict(...)', epoch=12, iter=88000,
+                mmcv_version='1.6.0', time='Mon Oct 30 12:00:00 2023', CLASSES=classes,
+                hook_msgs=dict(last_ckpt='work_dirs/latest.pth'))
     if layout == 'mmdet2':
         meta['mmdet_version'] = '2.25.0'
     elif layout == 'mmseg0':
@@ -201,11 +204,15 @@ def published_checkpoint(table, model=None, seed=0, light=False, half=False):
     if table['layout'] == 'timm':
         return {table['wrapping']: state}
     first = next(iter(state))
-    optimizer = dict(state={0: dict(step=torch.tensor(88000.),
-                                    exp_avg=torch.zeros_like(state[first]))},
-                     param_groups=[dict(lr=1e-6, weight_decay=0.05, params=[0])])
-    return {'meta': _downstream_meta(table['layout'], table['num_classes']),
-            table['wrapping']: state, 'optimizer': optimizer}
+    optimizer = dict(
+        state={
+            0: dict(step=torch.tensor(88000.), exp_avg=torch.zeros_like(state[first]))
+        }, param_groups=[dict(lr=1e-6, weight_decay=0.05, params=[0])])
+    return {
+        'meta': _downstream_meta(table['layout'], table['num_classes']),
+        table['wrapping']: state,
+        'optimizer': optimizer
+    }
 
 
 def published_classification_state(backbone, num_classes=1000, name=None):

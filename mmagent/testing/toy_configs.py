@@ -13,7 +13,8 @@ SEG_CLASSES = "('background', 'circle', 'square', 'triangle')"
 
 def _det_text(data_root, val_split, epochs, batch_size, extra_imports):
     return textwrap.dedent(f"""
-        custom_imports = dict(imports=['mmagent'{extra_imports}], allow_failed_imports=False)
+        custom_imports = dict(
+            imports=['mmagent'{extra_imports}], allow_failed_imports=False)
         _root = {data_root!r}
         _meta = dict(classes={DET_CLASSES})
         _scale = (224, 160)
@@ -55,7 +56,8 @@ def _det_text(data_root, val_split, epochs, batch_size, extra_imports):
 
 def _seg_text(data_root, iters, batch_size, extra_imports):
     return textwrap.dedent(f"""
-        custom_imports = dict(imports=['mmagent'{extra_imports}], allow_failed_imports=False)
+        custom_imports = dict(
+            imports=['mmagent'{extra_imports}], allow_failed_imports=False)
         _root = {data_root!r}
         _scale = (224, 160)
         _ds = dict(type='BaseSegDataset', data_root=_root,
@@ -84,7 +86,8 @@ def _seg_text(data_root, iters, batch_size, extra_imports):
                          data_prefix=dict(img_path='images/validation',
                                           seg_map_path='annotations/validation')))
         test_dataloader = val_dataloader
-        train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, val_interval={iters})
+        train_cfg = dict(
+            type='IterBasedTrainLoop', max_iters={iters}, val_interval={iters})
         param_scheduler = []
         default_hooks = dict(logger=dict(interval=1),
                              checkpoint=dict(by_epoch=False, interval={iters}))
@@ -92,8 +95,7 @@ def _seg_text(data_root, iters, batch_size, extra_imports):
 
 
 def write_toy_config(base, kind, data_root, path, epochs=1, iters=2, batch_size=2,
-                     val_split='val', backbone_overrides='',
-                     extra_imports=()):
+                     val_split='val', backbone_overrides='', extra_imports=()):
     """Write ``path``: ``base`` (a zoo config) on toy data.
 
     Args:
@@ -121,21 +123,24 @@ def write_toy_config(base, kind, data_root, path, epochs=1, iters=2, batch_size=
     return path
 
 
-_FEW_PROPOSALS = ['model.train_cfg.rpn_proposal.max_per_img=100',
-                  'model.test_cfg.rpn.max_per_img=100']
+_FEW_PROPOSALS = [
+    'model.train_cfg.rpn_proposal.max_per_img=100', 'model.test_cfg.rpn.max_per_img=100'
+]
 
 #: --cfg-options that point each zoo model's heads at the toy classes (and keep the
 #: two-stage detectors' proposal counts toy-sized).
 TOY_OPTIONS = {
     # score_thr 0: an untrained detector can score below the stock 0.05 everywhere,
     # and an empty result set gives no COCO metrics (seen once with MLLA-T).
-    'maskrcnn': ['model.roi_head.bbox_head.num_classes=3',
-                 'model.roi_head.mask_head.num_classes=3',
-                 'model.test_cfg.rcnn.score_thr=0.0'] + _FEW_PROPOSALS,
+    'maskrcnn': [
+        'model.roi_head.bbox_head.num_classes=3',
+        'model.roi_head.mask_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0'
+    ] + _FEW_PROPOSALS,
     'retinanet': ['model.bbox_head.num_classes=3', 'model.test_cfg.score_thr=0.0'],
-    'cascade_maskrcnn': [f'model.roi_head.bbox_head.{i}.num_classes=3' for i in range(3)]
-    + ['model.roi_head.mask_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0']
-    + _FEW_PROPOSALS,
+    'cascade_maskrcnn': [f'model.roi_head.bbox_head.{i}.num_classes=3'
+                         for i in range(3)] +
+    ['model.roi_head.mask_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0'] +
+    _FEW_PROPOSALS,
     'upernet': ['model.decode_head.num_classes=4', 'model.auxiliary_head.num_classes=4'],
     'fpn': ['model.decode_head.num_classes=4'],
 }

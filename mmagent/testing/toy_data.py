@@ -28,8 +28,9 @@ def _shape_polygon(kind, cx, cy, r):
         t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
         pts = np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1)
     elif kind == 'square':
-        pts = np.array([[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy + r],
-                        [cx - r, cy + r]], dtype=np.float64)
+        pts = np.array(
+            [[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy + r], [cx - r, cy + r]],
+            dtype=np.float64)
     else:
         pts = np.array([[cx, cy - r], [cx + r, cy + r * 0.8], [cx - r, cy + r * 0.8]])
     return pts
@@ -48,13 +49,12 @@ def _draw_image(rng, height, width, max_shapes, cls=None):
             r = float(rng.uniform(0.10, 0.22) * min(height, width))
             cx = float(rng.uniform(r + 2, width - r - 2))
             cy = float(rng.uniform(r + 2, height - r - 2))
-            if all((cx - c[1]) ** 2 + (cy - c[2]) ** 2 > (r + c[3] + 4) ** 2
-                   for c in shapes):
+            if all((cx - c[1])**2 + (cy - c[2])**2 > (r + c[3] + 4)**2 for c in shapes):
                 break
         else:
             continue
-        shapes.append((int(rng.integers(0, len(CLASSES))) if cls is None else cls,
-                       cx, cy, r))
+        shapes.append(
+            (int(rng.integers(0, len(CLASSES))) if cls is None else cls, cx, cy, r))
     for cls, cx, cy, r in shapes:
         pts = _shape_polygon(CLASSES[cls], cx, cy, r)
         colour = np.clip(np.array(PALETTE[cls]) + rng.integers(-30, 30, 3), 0, 255)
@@ -68,7 +68,8 @@ def make_coco_instances(root, num_train=8, num_val=4, size=(160, 224), max_shape
                         seed=0):
     """Write a COCO instance dataset under ``root``.
 
-    Layout: ``root/{train,val}/*.png`` and ``root/annotations/instances_{train,val}.json``.
+    Layout: ``root/{train,val}/*.png`` and
+    ``root/annotations/instances_{train,val}.json``.
 
     Returns:
         dict: paths and counts (``root``, ``train_ann``, ``val_ann``, ``num_objects``).
@@ -90,16 +91,21 @@ def make_coco_instances(root, num_train=8, num_val=4, size=(160, 224), max_shape
                 x0, y0 = pts.min(0)
                 x1, y1 = pts.max(0)
                 area = float(cv2.contourArea(pts.astype(np.float32)))
-                anns.append(dict(
-                    id=len(anns) + 1, image_id=i + 1, category_id=cls + 1,
-                    bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                    area=area, iscrowd=0,
-                    segmentation=[[round(float(v), 2) for v in pts.reshape(-1)]]))
+                anns.append(
+                    dict(
+                        id=len(anns) + 1, image_id=i + 1, category_id=cls + 1,
+                        bbox=[float(x0),
+                              float(y0),
+                              float(x1 - x0),
+                              float(y1 - y0)], area=area, iscrowd=0,
+                        segmentation=[[round(float(v), 2) for v in pts.reshape(-1)]]))
         info['num_objects'] += len(anns)
         ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
         with open(ann_file, 'w') as f:
-            json.dump(dict(images=images, annotations=anns, categories=[
-                dict(id=k + 1, name=n) for k, n in enumerate(CLASSES)]), f)
+            json.dump(
+                dict(images=images, annotations=anns,
+                     categories=[dict(id=k + 1, name=n) for k, n in enumerate(CLASSES)]),
+                f)
         info[f'{split}_ann'] = ann_file
     return info
 
@@ -119,8 +125,9 @@ def make_ade_segmentation(root, num_train=8, num_val=4, size=(160, 224), max_sha
         os.makedirs(ann_dir, exist_ok=True)
         for i in range(count):
             img, label, _ = _draw_image(rng, height, width, max_shapes)
-            cv2.imwrite(osp.join(img_dir, f'{split}_{i:04d}.jpg'), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(
+                osp.join(img_dir, f'{split}_{i:04d}.jpg'), img,
+                [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(ann_dir, f'{split}_{i:04d}.png'), label)
     return dict(root=root)
 

@@ -45,8 +45,8 @@ def _numpy_globals():
         out += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
     except ImportError:  # pragma: no cover
         pass
-    multiarray = importlib.import_module(
-        'numpy._core.multiarray' if np.__version__ >= '2' else 'numpy.core.multiarray')
+    multiarray = importlib.import_module('numpy._core.multiarray' if np.__version__ >=
+                                         '2' else 'numpy.core.multiarray')
     out += [multiarray._reconstruct, multiarray.scalar]
     return out
 

@@ -14,15 +14,15 @@ import urllib.parse
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmagent.models.checkpoint import check_finite, unwrap_state_dict
-from .convert import (UnsafeCheckpointError, convert_checkpoint, convert_file, family_of,
-                      converted_path, safe_load)
-from .download import (LOCK_TIMEOUT, CacheError, ChecksumError, DownloadError,
-                       cache_dir, download, entry_lock, is_writable, recorded_sha256,
-                       record_sha256, sha256_of, source_url)
+from .convert import (UnsafeCheckpointError, convert_checkpoint, convert_file,
+                      converted_path, family_of, safe_load)
+from .download import (LOCK_TIMEOUT, CacheError, ChecksumError, DownloadError, cache_dir,
+                       download, entry_lock, is_writable, record_sha256, recorded_sha256,
+                       sha256_of, source_url)
 from .hub import register_mmpretrain_models, register_when_mmpretrain_loads
 from .index import ZooEntry, format_table, get_entry, load_index
-from .loading import (CheckpointFileError, check_checkpoint_file,  # noqa: F401
-                      read_checkpoint)  # (registers the weights_only loaders)
+from .loading import read_checkpoint  # (registers the weights_only loaders)
+from .loading import CheckpointFileError, check_checkpoint_file  # noqa: F401
 
 SCHEME = 'mmagent://'
 
@@ -121,9 +121,10 @@ def load_from_zoo(filename, map_location='cpu', logger=None):
 
 register_when_mmpretrain_loads()
 
-__all__ = ['fetch', 'register_mmpretrain_models', 'download', 'load_index', 'get_entry',
-           'format_table', 'ZooEntry', 'safe_load', 'read_checkpoint',
-           'check_checkpoint_file', 'parse_zoo_url', 'convert_checkpoint',
-           'convert_file', 'cache_dir', 'sha256_of', 'source_url', 'DownloadError',
-           'ChecksumError', 'CacheError', 'CheckpointFileError', 'UnsafeCheckpointError',
-           'ZooURLError', 'SCHEME', 'URL_OPTIONS']
+__all__ = [
+    'fetch', 'register_mmpretrain_models', 'download', 'load_index', 'get_entry',
+    'format_table', 'ZooEntry', 'safe_load', 'read_checkpoint', 'check_checkpoint_file',
+    'parse_zoo_url', 'convert_checkpoint', 'convert_file', 'cache_dir', 'sha256_of',
+    'source_url', 'DownloadError', 'ChecksumError', 'CacheError', 'CheckpointFileError',
+    'UnsafeCheckpointError', 'ZooURLError', 'SCHEME', 'URL_OPTIONS'
+]

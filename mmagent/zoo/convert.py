@@ -51,9 +51,9 @@ def safe_load(path, map_location='cpu'):
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()
-        detail = next((line for line in first
-                       if 'GLOBAL' in line or 'Unsupported' in line),
-                      first[0] if first else type(e).__name__)
+        detail = next(
+            (line for line in first if 'GLOBAL' in line or 'Unsupported' in line),
+            first[0] if first else type(e).__name__)
         raise UnsafeCheckpointError(
             f'{path}: refused to load: the file needs more than tensors and plain '
             f'containers ({detail.strip()}). mmagent never turns weights_only off '

@@ -55,8 +55,8 @@ class CacheError(DownloadError):
 
 
 def cache_dir():
-    return os.environ.get('MMAGENT_HOME') or osp.join(osp.expanduser('~'), '.cache',
-                                                      'mmagent')
+    return os.environ.get('MMAGENT_HOME') or osp.join(
+        osp.expanduser('~'), '.cache', 'mmagent')
 
 
 def source_url(entry):

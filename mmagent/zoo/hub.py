@@ -12,12 +12,11 @@ once if it already is), through MMPretrain's public ``ModelHub.register_model_in
 import importlib.abc
 import importlib.util
 import os
+import os.path as osp
 import sys
 import tempfile
 
 import yaml
-
-import os.path as osp
 
 from .index import configs_root, load_index
 
@@ -34,13 +33,26 @@ def mmpretrain_entries(index=None):
     for e in index.values():
         if e.task != 'Image Classification' or not e.config:
             continue
-        out.append({'Name': e.name, 'In Collection': e.collection,
-                    'Config': e.config_path,
-                    'Metadata': {'Training Data': e.dataset, 'Parameters': e.params,
-                                 'FLOPs': e.flops},
-                    'Results': [{'Task': e.task, 'Dataset': e.dataset,
-                                 'Metrics': dict(e.metrics)}],
-                    'Weights': f'mmagent://{e.name}?target=mmpretrain'})
+        out.append({
+            'Name':
+            e.name,
+            'In Collection':
+            e.collection,
+            'Config':
+            e.config_path,
+            'Metadata': {
+                'Training Data': e.dataset,
+                'Parameters': e.params,
+                'FLOPs': e.flops
+            },
+            'Results': [{
+                'Task': e.task,
+                'Dataset': e.dataset,
+                'Metrics': dict(e.metrics)
+            }],
+            'Weights':
+            f'mmagent://{e.name}?target=mmpretrain'
+        })
     return out
 
 

@@ -62,13 +62,14 @@ def _entry(m):
     metrics = {}
     for r in results:
         metrics.update(r.get('Metrics') or {})
-    return ZooEntry(
-        name=m['Name'], collection=m.get('In Collection', ''), config=m.get('Config'),
-        task=results[-1]['Task'] if results else '', dataset=meta.get('Training Data', ''),
-        metrics=metrics, params=str(meta.get('Parameters', '')),
-        flops=str(meta.get('FLOPs', '')), url=m.get('Weights'),
-        file_name=m.get('File') or f"{m['Name']}.pth", sha256=m.get('SHA256'),
-        layout=meta.get('Checkpoint Layout', 'timm'), extra=meta)
+    return ZooEntry(name=m['Name'], collection=m.get('In Collection', ''),
+                    config=m.get('Config'), task=results[-1]['Task'] if results else '',
+                    dataset=meta.get('Training Data', ''), metrics=metrics,
+                    params=str(meta.get('Parameters',
+                                        '')), flops=str(meta.get('FLOPs', '')),
+                    url=m.get('Weights'), file_name=m.get('File') or f"{m['Name']}.pth",
+                    sha256=m.get('SHA256'), layout=meta.get('Checkpoint Layout',
+                                                            'timm'), extra=meta)
 
 
 _CACHE = {}
@@ -110,8 +111,10 @@ def format_table(index=None, markdown=False):
     for e in index.values():
         metrics = ', '.join(f'{k} {v}' for k, v in e.metrics.items()) or \
             'none published (config only)'
-        rows.append([e.name, e.task, e.dataset, metrics, e.params, e.flops,
-                     e.config or '-', 'published' if e.published else 'not published'])
+        rows.append([
+            e.name, e.task, e.dataset, metrics, e.params, e.flops, e.config or '-',
+            'published' if e.published else 'not published'
+        ])
     if markdown:
         lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
         for r in rows:

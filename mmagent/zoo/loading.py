@@ -113,8 +113,9 @@ def load_from_openmmlab(filename, map_location=None):
     url = mmengine_checkpoint.get_external_models()[name]
     if url.startswith(('http://', 'https://')):
         return load_from_http(url, map_location=map_location)
-    return read_checkpoint(osp.join(mmengine_checkpoint._get_mmengine_home(), url),
-                           map_location=map_location)
+    return read_checkpoint(
+        osp.join(mmengine_checkpoint._get_mmengine_home(), url),
+        map_location=map_location)
 
 
 def load_from_mmcls(filename, map_location=None):

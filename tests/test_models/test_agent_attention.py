@@ -7,11 +7,11 @@ from tests.reference_agent_attention import reference_biases, reference_forward
 
 # (map H, W), agent grid, pretraining grid, agent count
 CASES = [
-    ((7, 7), None, (7, 7), 49),        # pretraining geometry: every resize is identity
+    ((7, 7), None, (7, 7), 49),  # pretraining geometry: every resize is identity
     ((13, 17), (12, 12), (56, 56), 9),  # PVT/Swin stage 1 downstream: upsampled agents
-    ((5, 3), (4, 4), (28, 28), 16),     # map smaller than the agent grid
+    ((5, 3), (4, 4), (28, 28), 16),  # map smaller than the agent grid
     ((28, 40), (28, 28), (14, 14), 49),
-    ((1, 1), (7, 7), (7, 7), 49),       # a single token
+    ((1, 1), (7, 7), (7, 7), 49),  # a single token
 ]
 
 
@@ -48,7 +48,8 @@ def test_bias_resizing_matches_spec(hw, shape, pretrain_hw, agent_num):
     fast = m.biases(hw)
     ref = reference_biases(m, *hw)
     n = m.agent_shape[0] * m.agent_shape[1]
-    assert fast[0].shape == (3, n, hw[0] * hw[1]) and fast[1].shape == (3, hw[0] * hw[1], n)
+    assert fast[0].shape == (3, n, hw[0] * hw[1]) and fast[1].shape == (3, hw[0] * hw[1],
+                                                                        n)
     torch.testing.assert_close(fast[0], ref[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast[1], ref[1], atol=1e-5, rtol=1e-5)
 
@@ -86,8 +87,9 @@ def test_biases_start_from_truncated_normal():
 
 def test_module_is_buildable_from_registry():
     from mmagent.registry import MODELS
-    m = MODELS.build(dict(type='AgentAttention', embed_dims=32, num_heads=2,
-                          agent_num=4, pretrain_hw=(8, 8)))
+    m = MODELS.build(
+        dict(type='AgentAttention', embed_dims=32, num_heads=2, agent_num=4,
+             pretrain_hw=(8, 8)))
     assert isinstance(m, AgentAttention)
     assert m(torch.randn(1, 20, 32), (4, 5)).shape == (1, 20, 32)
 
@@ -95,10 +97,10 @@ def test_module_is_buildable_from_registry():
 @pytest.mark.parametrize('kwargs,match', [
     (dict(embed_dims=30, num_heads=4), 'embed_dims'),
     (dict(embed_dims=32, num_heads=2, agent_num=10), 'agent_num'),
-    (dict(embed_dims=32, num_heads=2, downstream_agent_shape=(0, 3)),
-     'downstream_agent_shape'),
-    (dict(embed_dims=32, num_heads=2, downstream_agent_shape=(2, 2, 2)),
-     'downstream_agent_shape'),
+    (dict(embed_dims=32, num_heads=2,
+          downstream_agent_shape=(0, 3)), 'downstream_agent_shape'),
+    (dict(embed_dims=32, num_heads=2,
+          downstream_agent_shape=(2, 2, 2)), 'downstream_agent_shape'),
     (dict(embed_dims=32, num_heads=2, qkv_layout='kqv'), 'qkv_layout'),
 ])
 def test_bad_arguments_are_named(kwargs, match):

@@ -14,27 +14,35 @@ from tests.reference_cswin import use_cswin_reference
 # The authors' ImageNet classifiers, counted by running their code: Agent-CSwin
 # 20.46M / 32.81M / 73.25M (published 21M, 33M, 73M), Agent-DeiT 6.02M / 22.65M /
 # 87.20M (published 6.0M, 22.7M, 87.2M).
-AUTHORS_M = {(AgentCSWin, 'tiny'): 20.46, (AgentCSWin, 'small'): 32.81,
-             (AgentCSWin, 'base'): 73.25, (AgentDeiT, 'tiny'): 6.02,
-             (AgentDeiT, 'small'): 22.65, (AgentDeiT, 'base'): 87.20}
+AUTHORS_M = {
+    (AgentCSWin, 'tiny'): 20.46,
+    (AgentCSWin, 'small'): 32.81,
+    (AgentCSWin, 'base'): 73.25,
+    (AgentDeiT, 'tiny'): 6.02,
+    (AgentDeiT, 'small'): 22.65,
+    (AgentDeiT, 'base'): 87.20
+}
 
 
 def _cswin(**kw):
     """A small Agent-CSwin whose CSwin stages have stripes of 3 (padding on odd maps)
     and whose agent stages resize their biases (sized for a 64 px pretraining)."""
     kw.setdefault('drop_path_rate', 0.)
-    return AgentCSWin(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[2, 2, 4, 4],
-                                mlp_ratio=2.), pretrain_img_size=64, split_size=(1, 2, 3, 3),
-                      agent_num=(4, 9, 4, 4), **kw)
+    return AgentCSWin(
+        arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[2, 2, 4, 4],
+                  mlp_ratio=2.), pretrain_img_size=64, split_size=(1, 2, 3, 3),
+        agent_num=(4, 9, 4, 4), **kw)
 
 
 def _deit(**kw):
     kw.setdefault('drop_path_rate', 0.)
-    return AgentDeiT(arch=dict(embed_dims=48, depth=4, num_heads=3, agent_layer=2,
-                               agent_num=9, mlp_ratio=2.), img_size=96, **kw)
+    return AgentDeiT(
+        arch=dict(embed_dims=48, depth=4, num_heads=3, agent_layer=2, agent_num=9,
+                  mlp_ratio=2.), img_size=96, **kw)
 
 
-@pytest.mark.parametrize('cls,arch', list(AUTHORS_M), ids=lambda p: getattr(p, '__name__', p))
+@pytest.mark.parametrize('cls,arch', list(AUTHORS_M),
+                         ids=lambda p: getattr(p, '__name__', p))
 def test_parameter_count_equals_the_authors_classifier(cls, arch):
     m = cls(arch=arch)
     n = sum(p.numel() for p in m.parameters())
@@ -84,7 +92,8 @@ def test_cswin_padding_is_masked_and_batch_equals_each_image_alone():
         alone = [m(x[i:i + 1]) for i in range(3)]
     for level, out in enumerate(batched):
         for i in range(3):
-            torch.testing.assert_close(out[i:i + 1], alone[i][level], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(out[i:i + 1], alone[i][level], atol=1e-5,
+                                       rtol=1e-5)
 
 
 def test_cswin_frozen_stages_and_with_cp():
@@ -162,12 +171,16 @@ def test_deit_class_token_biases_matter_and_frozen_blocks():
         assert (m(x)[0] - before).abs().max() > 1e-3
     m = _deit(frozen_stages=2).train()
     frozen = {n for n, p in m.named_parameters() if not p.requires_grad}
-    assert frozen == {n for n, _ in m.named_parameters()
-                      if n.startswith(('patch_embed', 'cls_token', 'pos_embed',
-                                       'blocks.0.', 'blocks.1.'))}
-    assert math.isclose(sum(p.numel() for p in m.parameters() if p.requires_grad),
-                        sum(p.numel() for n, p in m.named_parameters()
-                            if n.startswith(('blocks.2.', 'blocks.3.', 'norm.'))))
+    assert frozen == {
+        n
+        for n, _ in m.named_parameters()
+        if n.startswith(('patch_embed', 'cls_token', 'pos_embed', 'blocks.0.',
+                         'blocks.1.'))
+    }
+    assert math.isclose(
+        sum(p.numel() for p in m.parameters() if p.requires_grad),
+        sum(p.numel() for n, p in m.named_parameters()
+            if n.startswith(('blocks.2.', 'blocks.3.', 'norm.'))))
 
 
 @pytest.mark.parametrize('cls,kwargs,match', [
@@ -197,6 +210,7 @@ def test_bad_arguments_are_named(cls, kwargs, match):
 def test_flops_of_the_published_classifiers(name, published):
     import os.path as osp
     import sys
+
     from tests.conftest import ROOT
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     from get_flops import analyse

@@ -8,9 +8,13 @@ from mmagent.testing import published_classification_state
 
 # Published ImageNet parameter counts (model_zoo.md), classifier included.
 PUBLISHED_PARAMS_M = {
-    (AgentPVT, 'tiny'): 11.6, (AgentPVT, 'small'): 20.6, (AgentPVT, 'medium'): 35.9,
-    (AgentPVT, 'large'): 48.7, (AgentSwinTransformer, 'tiny'): 29,
-    (AgentSwinTransformer, 'small'): 50, (AgentSwinTransformer, 'base'): 88,
+    (AgentPVT, 'tiny'): 11.6,
+    (AgentPVT, 'small'): 20.6,
+    (AgentPVT, 'medium'): 35.9,
+    (AgentPVT, 'large'): 48.7,
+    (AgentSwinTransformer, 'tiny'): 29,
+    (AgentSwinTransformer, 'small'): 50,
+    (AgentSwinTransformer, 'base'): 88,
 }
 PRESETS = list(PUBLISHED_PARAMS_M)
 
@@ -87,17 +91,20 @@ def test_batch_equals_each_image_alone(cls):
         alone = [m(x[i:i + 1]) for i in range(3)]
     for level, out in enumerate(batched):
         for i in range(3):
-            torch.testing.assert_close(out[i:i + 1], alone[i][level], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(out[i:i + 1], alone[i][level], atol=1e-5,
+                                       rtol=1e-5)
 
 
 @pytest.mark.parametrize('cls', [AgentPVT, AgentSwinTransformer])
 def test_gradients_reach_every_parameter(cls):
-    kw = dict(attn_type='AAMB1') if cls is AgentSwinTransformer else dict(attn_type='AABM1')
+    kw = dict(attn_type='AAMB1') if cls is AgentSwinTransformer else dict(
+        attn_type='AABM1')
     m = cls(arch='tiny', drop_path_rate=0., **kw).train()
     outs = m(torch.randn(2, 3, 64, 96))
     sum(o.mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters()
-               if p.grad is None or p.grad.abs().sum() == 0]
+    no_grad = [
+        n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0
+    ]
     assert no_grad == []
     assert any(n.endswith('an_bias') for n, _ in m.named_parameters())
 
@@ -153,8 +160,11 @@ def test_published_classification_checkpoint_round_trips(cls, layout, tmp_path, 
     torch.manual_seed(1)
     src = cls(arch='tiny')
     state = published_classification_state(src)
-    ckpt = {'model': state} if layout == 'model' else (
-        {'state_dict': state} if layout == 'state_dict' else state)
+    ckpt = {
+        'model': state
+    } if layout == 'model' else ({
+        'state_dict': state
+    } if layout == 'state_dict' else state)
     path = tmp_path / 'published.pth'
     torch.save(ckpt, path)
 
@@ -174,8 +184,9 @@ def test_shape_mismatch_names_key_and_shapes(tmp_path):
     state['block1.0.attn.an_bias'] = torch.zeros(1, 4, 7, 7)
     torch.save({'model': state}, tmp_path / 'bad.pth')
     m = AgentPVT(arch='tiny')
-    with pytest.raises(ValueError, match=r'block1\.0\.attn\.an_bias.*\(1, 4, 7, 7\).*'
-                       r'\(1, 9, 7, 7\)'):
+    with pytest.raises(
+            ValueError, match=r'block1\.0\.attn\.an_bias.*\(1, 4, 7, 7\).*'
+            r'\(1, 9, 7, 7\)'):
         m.load_pretrained(str(tmp_path / 'bad.pth'))
 
 
@@ -202,8 +213,8 @@ def test_detector_checkpoint_backbone_prefix_is_stripped(tmp_path):
     (AgentSwinTransformer, dict(agent_num=[8, 16, 49, 49]), 'agent_num'),
     (AgentPVT, dict(downstream_agent_shapes=[(12, 12), (16, 16), (28, ), (28, 28)]),
      r'downstream_agent_shapes\[2\]'),
-    (AgentSwinTransformer, dict(downstream_agent_shapes=[(9, 9), (12, -1), (14, 14),
-                                                         (7, 7)]),
+    (AgentSwinTransformer,
+     dict(downstream_agent_shapes=[(9, 9), (12, -1), (14, 14), (7, 7)]),
      r'downstream_agent_shapes\[1\]'),
     (AgentSwinTransformer, dict(downstream_agent_shapes=[(9, 9)]),
      'downstream_agent_shapes'),
@@ -211,8 +222,8 @@ def test_detector_checkpoint_backbone_prefix_is_stripped(tmp_path):
     (AgentSwinTransformer, dict(embed_dims=100), 'embed_dims'),
     (AgentPVT, dict(out_indices=(0, 4)), 'out_indices'),
     (AgentPVT, dict(frozen_stages=7), 'frozen_stages'),
-    (AgentSwinTransformer, dict(arch=dict(embed_dims=96, depths=[2, 2, 2, 2],
-                                          bogus=1)), 'unknown keys'),
+    (AgentSwinTransformer, dict(arch=dict(embed_dims=96, depths=[2, 2, 2, 2], bogus=1)),
+     'unknown keys'),
 ])
 def test_bad_configuration_is_named(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -3,10 +3,10 @@ each equal to the reference rendering, used only where the switch and the input
 allow."""
 import pytest
 import torch
-from tests.reference_agent_attention import reference_forward, reference_mlp_forward
 
 from mmagent.models import AgentAttention
 from mmagent.models.layers import Mlp, cpu_kernels
+from tests.reference_agent_attention import reference_forward, reference_mlp_forward
 
 
 def _graph_names(out):
@@ -43,8 +43,10 @@ def test_switch_is_off_by_default_and_chosen_per_model():
         m(torch.randn(1, 99, 64), (9, 11)))
     plain = AgentPVT(depths=[1, 1, 1, 1])
     fast = AgentPVT(depths=[1, 1, 1, 1], cpu_kernels=True)
-    switches = [[x.use_cpu_kernels for x in model.modules()
-                 if isinstance(x, (AgentAttention, Mlp))] for model in (plain, fast)]
+    switches = [[
+        x.use_cpu_kernels for x in model.modules()
+        if isinstance(x, (AgentAttention, Mlp))
+    ] for model in (plain, fast)]
     assert switches[0] and not any(switches[0]) and all(switches[1])
     x = torch.randn(1, 3, 64, 64)
     assert 'AgentAttentionFunctionBackward' in _graph_names(fast.train()(x)[0])
@@ -66,8 +68,9 @@ def test_attention_function_in_training_and_frozen_biases():
     out = m(x, (9, 11))
     ref = reference_forward(m, x, (9, 11))
     params = [x, m.qkv.weight, m.dwc.weight]
-    for a, b in zip(torch.autograd.grad(out.square().sum(), params),
-                    torch.autograd.grad(ref.square().sum(), params)):
+    for a, b in zip(
+            torch.autograd.grad(out.square().sum(), params),
+            torch.autograd.grad(ref.square().sum(), params)):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     assert m.an_bias.grad is None
 
@@ -127,8 +130,8 @@ def test_chunked_inference_matches_plain_ops(monkeypatch, chunk_elements):
     mlp = Mlp(24, 96, cpu_kernels=True).eval()
     x = torch.randn(2, 41, 24)
     with torch.no_grad():
-        torch.testing.assert_close(mlp(x), reference_mlp_forward(mlp, x), atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(
+            mlp(x), reference_mlp_forward(mlp, x), atol=1e-5, rtol=1e-5)
 
 
 def test_scratch_slots_are_reused_per_slot_and_never_shared_between_slots():
@@ -149,11 +152,14 @@ def test_environment_no_longer_chooses_the_kernels():
     import sys
 
     from tests.conftest import ROOT
-    out = subprocess.run(
-        [sys.executable, '-c', 'from mmagent.models import AgentAttention; '
-         'print(AgentAttention(8, 2, agent_num=4).use_cpu_kernels)'], cwd=ROOT,
-        capture_output=True, text=True,
-        env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin', 'MMAGENT_CPU_KERNELS': '1'})
+    out = subprocess.run([
+        sys.executable, '-c', 'from mmagent.models import AgentAttention; '
+        'print(AgentAttention(8, 2, agent_num=4).use_cpu_kernels)'
+    ], cwd=ROOT, capture_output=True, text=True, env={
+        'PYTHONPATH': ROOT,
+        'PATH': '/usr/bin:/bin',
+        'MMAGENT_CPU_KERNELS': '1'
+    })
     assert out.stdout.strip() == 'False', out.stderr[-2000:]
 
 
@@ -170,5 +176,5 @@ def test_inference_masks_come_from_scratch_and_match_the_spec():
         assert scratch(2, (2, 99, 30), x).data_ptr() == scratch(2, (1, ), x).data_ptr()
         # a second map size reuses the same buffers and is still right
         y = torch.randn(1, 12, 64)
-        torch.testing.assert_close(m(y, (3, 4)), reference_forward(m, y, (3, 4)),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            m(y, (3, 4)), reference_forward(m, y, (3, 4)), atol=1e-5, rtol=1e-5)

@@ -31,15 +31,17 @@ def _grads(params):
                                      ((23, 30), 5), ((11, 40), 16)])
 def test_neighborhood_attention_equals_the_per_query_loop(hw, tile):
     torch.manual_seed(0)
-    q, k, v = (torch.randn(2, 3, *hw, 8, dtype=torch.float64, requires_grad=True)
-               for _ in range(3))
+    q, k, v = (
+        torch.randn(2, 3, *hw, 8, dtype=torch.float64, requires_grad=True)
+        for _ in range(3))
     rpb = torch.randn(3, 13, 13, dtype=torch.float64, requires_grad=True)
     out = neighborhood_attention(q, k, v, rpb, 7, tile)
     expected = ref.neighborhood(q, k, v, rpb)
     assert (out - expected).abs().max() < 1e-10
     g = torch.randn_like(out)
-    for a, b in zip(torch.autograd.grad(out, (q, k, v, rpb), g),
-                    torch.autograd.grad(expected, (q, k, v, rpb), g)):
+    for a, b in zip(
+            torch.autograd.grad(out, (q, k, v, rpb), g),
+            torch.autograd.grad(expected, (q, k, v, rpb), g)):
         assert (a - b).abs().max() < 1e-10
 
 
@@ -67,8 +69,9 @@ def test_deformable_attention_equals_the_written_out_sampling(hw, stride, groups
     assert (out - expected).abs().max() < 1e-10
     g = torch.randn_like(out)
     params = [x] + list(m.parameters())
-    for a, b in zip(torch.autograd.grad(out, params, g),
-                    torch.autograd.grad(expected, params, g)):
+    for a, b in zip(
+            torch.autograd.grad(out, params, g), torch.autograd.grad(expected, params,
+                                                                     g)):
         assert (a - b).abs().max() < 1e-10
 
 
@@ -102,14 +105,17 @@ def test_parameter_counts_equal_the_authors(arch):
 def test_published_key_names_and_shapes():
     state = DAT(arch='tiny', out_indices=(1, 2, 3)).state_dict()
     shapes = {
-        'patch_proj.0.weight': (32, 3, 3, 3), 'patch_proj.1.norm.weight': (32, ),
-        'patch_proj.3.weight': (64, 32, 3, 3), 'patch_proj.4.norm.bias': (64, ),
+        'patch_proj.0.weight': (32, 3, 3, 3),
+        'patch_proj.1.norm.weight': (32, ),
+        'patch_proj.3.weight': (64, 32, 3, 3),
+        'patch_proj.4.norm.bias': (64, ),
         'stages.0.local_perception_units.0.weight': (64, 1, 3, 3),
         'stages.0.layer_norms.3.norm.weight': (64, ),
         'stages.0.mlps.1.linear1.0.weight': (256, 64, 1, 1),
         'stages.0.mlps.1.dwc.weight': (256, 1, 3, 3),
         'stages.0.mlps.1.linear2.0.bias': (64, ),
-        'stages.0.attns.0.qkv.weight': (192, 64), 'stages.0.attns.0.rpb': (2, 13, 13),
+        'stages.0.attns.0.qkv.weight': (192, 64),
+        'stages.0.attns.0.rpb': (2, 13, 13),
         'stages.0.attns.0.proj.bias': (64, ),
         'stages.0.attns.1.conv_offset.0.weight': (64, 1, 9, 9),
         'stages.0.attns.1.conv_offset.1.norm.weight': (64, ),
@@ -120,14 +126,19 @@ def test_published_key_names_and_shapes():
         'stages.2.attns.17.rpe_table': (8, 27, 27),
         'stages.3.attns.1.proj_out.weight': (512, 512, 1, 1),
         'stages.3.attns.1.rpe_table': (16, 13, 13),
-        'down_projs.2.0.weight': (512, 256, 3, 3), 'down_projs.2.1.norm.bias': (512, ),
-        'norms.1.norm.weight': (128, ), 'norms.3.norm.bias': (512, )}
+        'down_projs.2.0.weight': (512, 256, 3, 3),
+        'down_projs.2.1.norm.bias': (512, ),
+        'norms.1.norm.weight': (128, ),
+        'norms.3.norm.bias': (512, )
+    }
     for k, shape in shapes.items():
         assert tuple(state[k].shape) == shape, k
     assert 'down_projs.0.0.bias' not in state and not any(
         k.startswith('norms.0') for k in state)
-    assert not [k for k in state if k.split('.')[0] not in (
-        'patch_proj', 'stages', 'down_projs', 'norms')]
+    assert not [
+        k for k in state
+        if k.split('.')[0] not in ('patch_proj', 'stages', 'down_projs', 'norms')
+    ]
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
@@ -146,10 +157,10 @@ def test_autocast_stays_finite_and_close(dtype):
 
 def test_training_knobs_and_any_attention_per_letter():
     torch.manual_seed(0)
-    m = _small(drop_path_rate=0.1, with_cp=True, frozen_stages=1, out_indices=(1, 3),
-               attn_cfgs=dict(S=dict(type='mmagent.NeighborhoodAttention',
-                                     kernel_size=3)),
-               stage_spec=['ND', 'SD', 'NS', 'DD']).train()
+    m = _small(
+        drop_path_rate=0.1, with_cp=True, frozen_stages=1, out_indices=(1, 3),
+        attn_cfgs=dict(S=dict(type='mmagent.NeighborhoodAttention', kernel_size=3)),
+        stage_spec=['ND', 'SD', 'NS', 'DD']).train()
     assert isinstance(m.stages[1].attns[0], NeighborhoodAttention)
     assert m.stages[1].attns[0].kernel_size == 3
     outs = m(torch.randn(2, 3, 64, 96))
@@ -202,18 +213,25 @@ def test_imagenet_weights_map_onto_mmpretrain_and_backbone_keys(tmp_path):
     torch.manual_seed(0)
     src = _small(out_indices=(3, ))
     state = {k: v for k, v in src.state_dict().items() if not k.startswith('norms.')}
-    state.update({'cls_norm.norm.weight': torch.rand(128),
-                  'cls_norm.norm.bias': torch.rand(128),
-                  'cls_head.weight': torch.randn(1000, 128),
-                  'cls_head.bias': torch.randn(1000)})
-    torch.save({'model': state, 'epoch': 299, 'max_accuracy': 83.9},
-               tmp_path / 'in1k.pth')
-    out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
-                           target='mmpretrain', family='DAT')
+    state.update({
+        'cls_norm.norm.weight': torch.rand(128),
+        'cls_norm.norm.bias': torch.rand(128),
+        'cls_head.weight': torch.randn(1000, 128),
+        'cls_head.bias': torch.randn(1000)
+    })
+    torch.save({
+        'model': state,
+        'epoch': 299,
+        'max_accuracy': 83.9
+    }, tmp_path / 'in1k.pth')
+    out = zoo.convert_file(
+        str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
+        target='mmpretrain', family='DAT')
     converted = torch.load(out, weights_only=True)['state_dict']
     assert converted.keys() == dat_to_mmpretrain(state).keys()
-    assert set(converted) == {f'backbone.{k}' for k in src.state_dict()} | {
-        'head.fc.weight', 'head.fc.bias'}
+    assert set(converted) == {f'backbone.{k}'
+                              for k in src.state_dict()
+                              } | {'head.fc.weight', 'head.fc.bias'}
     assert torch.equal(converted['backbone.norms.3.norm.weight'],
                        state['cls_norm.norm.weight'])
     det = _small()

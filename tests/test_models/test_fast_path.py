@@ -5,9 +5,9 @@ import copy
 
 import pytest
 import torch
-from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 from mmagent.models import AgentAttention, AgentPVT, AgentSwinTransformer
+from tests.reference_agent_attention import reference_forward, use_spec_rendering
 
 
 def spec_copy(model):
@@ -107,8 +107,8 @@ def test_inference_cache_is_reused_and_never_stale():
     m.eval()
     with torch.no_grad():
         # lr=1 makes outputs of order 1e3: compare relative to that.
-        torch.testing.assert_close(m(x, (9, 11)), reference_forward(m, x, (9, 11)),
-                                   rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(
+            m(x, (9, 11)), reference_forward(m, x, (9, 11)), rtol=1e-5, atol=1e-4)
         m.double()  # a dtype change is a cache miss
         out = m(x.double(), (9, 11))
         assert out.dtype == torch.float64 and m._bias_cache[1].dtype == torch.float64
@@ -144,6 +144,7 @@ def test_flop_counter_counts_the_agent_operation():
     hw = (20, 30)
 
     class Wrap(torch.nn.Module):
+
         def __init__(self):
             super().__init__()
             self.m = copy.deepcopy(m)
@@ -187,8 +188,9 @@ def test_default_training_path_is_sdpa_and_gives_the_bias_gradients():
     assert not any('AgentAttentionFunction' in type(fn).__name__ for fn in seen)
     ref = reference_forward(m, x, (9, 11))
     params = [m.an_bias, m.ah_bias, m.na_bias, m.wa_bias]
-    for a, b in zip(torch.autograd.grad(out.square().sum(), params),
-                    torch.autograd.grad(ref.square().sum(), params)):
+    for a, b in zip(
+            torch.autograd.grad(out.square().sum(), params),
+            torch.autograd.grad(ref.square().sum(), params)):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
@@ -197,12 +199,14 @@ def test_bias_caches_of_one_model_stay_within_its_budget():
 
     from mmagent.models.layers import configure_runtime
     entry = 2 * 2 * 9 * 600 * 4  # (2h, a, N) float32
-    layers = configure_runtime(nn.ModuleList([
-        AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(3)]),
+    layers = configure_runtime(
+        nn.ModuleList(
+            [AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(3)]),
         bias_cache_mb=2 * entry / 2**20).eval()
     # another model's caches count against its own budget, not this one's
-    other = configure_runtime(nn.ModuleList([
-        AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(2)]),
+    other = configure_runtime(
+        nn.ModuleList(
+            [AgentAttention(32, 2, agent_num=9, pretrain_hw=(8, 8)) for _ in range(2)]),
         bias_cache_mb=2 * entry / 2**20).eval()
     x = torch.randn(1, 20 * 30, 32)
     with torch.no_grad():
@@ -221,8 +225,10 @@ def test_bias_caches_of_one_model_stay_within_its_budget():
 
 def test_backbone_budget_is_an_argument_and_zero_turns_the_cache_off():
     m = AgentPVT(depths=[1, 1, 1, 1], bias_cache_mb=0).eval()
-    budgets = {id(x.bias_cache_budget) for x in m.modules()
-               if hasattr(x, 'bias_cache_budget')}
+    budgets = {
+        id(x.bias_cache_budget)
+        for x in m.modules() if hasattr(x, 'bias_cache_budget')
+    }
     assert len(budgets) == 1
     with torch.no_grad():
         m(torch.randn(1, 3, 64, 64))
@@ -230,7 +236,8 @@ def test_backbone_budget_is_an_argument_and_zero_turns_the_cache_off():
     copy_ = copy.deepcopy(m)
     assert next(x.bias_cache_budget for x in copy_.modules()
                 if hasattr(x, 'bias_cache_budget')) is not next(
-        x.bias_cache_budget for x in m.modules() if hasattr(x, 'bias_cache_budget'))
+                    x.bias_cache_budget for x in m.modules()
+                    if hasattr(x, 'bias_cache_budget'))
 
 
 def test_flop_count_is_the_same_whether_or_not_the_model_ran():
@@ -243,7 +250,7 @@ def test_flop_count_is_the_same_whether_or_not_the_model_ran():
     with torch.no_grad():
         fresh = flop_analyzer(m, (x, )).total()
         m(x)
-        assert any(getattr(layer, '_bias_cache', None) is not None
-                   for layer in m.modules())
+        assert any(
+            getattr(layer, '_bias_cache', None) is not None for layer in m.modules())
         again = flop_analyzer(m, (x, )).total()
     assert fresh == again

@@ -6,34 +6,43 @@ import copy
 import pytest
 import torch
 
-from mmagent.models import (FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer,
-                            FocusedLinearAttention)
+from mmagent.models import (FLattenCSWin, FLattenPVT, FLattenPVTv2,
+                            FLattenSwinTransformer, FocusedLinearAttention)
 from mmagent.testing import published_classification_state
 from tests.reference_flatten import use_flatten_reference
 
 # The authors' ImageNet classifiers, counted by running their code (head included).
-AUTHORS_M = {(FLattenPVT, 'tiny'): 12.15, (FLattenPVTv2, 'b0'): 3.59,
-             (FLattenPVTv2, 'b1'): 12.93, (FLattenSwinTransformer, 'tiny'): 29.19,
-             (FLattenSwinTransformer, 'small'): 50.51,
-             (FLattenSwinTransformer, 'base'): 88.97, (FLattenCSWin, 'tiny'): 21.20}
+AUTHORS_M = {
+    (FLattenPVT, 'tiny'): 12.15,
+    (FLattenPVTv2, 'b0'): 3.59,
+    (FLattenPVTv2, 'b1'): 12.93,
+    (FLattenSwinTransformer, 'tiny'): 29.19,
+    (FLattenSwinTransformer, 'small'): 50.51,
+    (FLattenSwinTransformer, 'base'): 88.97,
+    (FLattenCSWin, 'tiny'): 21.20
+}
 
 # Small versions whose linear layers are sized for a 64 px pretraining, so that other
 # sizes resize the positional encodings; stage maps of 64 px inputs and odd ones.
 SMALL = {
-    FLattenPVT: dict(arch=dict(embed_dims=[16, 32, 32, 64], depths=[1, 1, 1, 1],
-                               num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2],
-                               sr_ratios=[8, 4, 2, 1], attn_type='LLLS'),
-                     pretrain_img_size=64),
-    FLattenPVTv2: dict(arch=dict(embed_dims=[16, 32, 32, 64], depths=[1, 1, 1, 1],
-                                 num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2],
-                                 sr_ratios=[8, 4, 2, 1], attn_type='LLLS'),
-                       pretrain_img_size=64),
-    FLattenSwinTransformer: dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1],
-                                           num_heads=[1, 2, 2, 4], mlp_ratio=2.,
-                                           attn_type='LLSS'),
-                                 pretrain_img_size=64, window_size=3),
-    FLattenCSWin: dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[2, 2, 4, 4],
-                                 mlp_ratio=2.), pretrain_img_size=64, split_size=(1, 2, 3, 3)),
+    FLattenPVT:
+    dict(
+        arch=dict(embed_dims=[16, 32, 32, 64], depths=[1, 1, 1, 1],
+                  num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2], sr_ratios=[8, 4, 2, 1],
+                  attn_type='LLLS'), pretrain_img_size=64),
+    FLattenPVTv2:
+    dict(
+        arch=dict(embed_dims=[16, 32, 32, 64], depths=[1, 1, 1, 1],
+                  num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2], sr_ratios=[8, 4, 2, 1],
+                  attn_type='LLLS'), pretrain_img_size=64),
+    FLattenSwinTransformer:
+    dict(
+        arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4],
+                  mlp_ratio=2., attn_type='LLSS'), pretrain_img_size=64, window_size=3),
+    FLattenCSWin:
+    dict(
+        arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[2, 2, 4, 4],
+                  mlp_ratio=2.), pretrain_img_size=64, split_size=(1, 2, 3, 3)),
 }
 FAMILIES = list(SMALL)
 
@@ -120,15 +129,16 @@ def test_focused_linear_runs_in_float32_under_autocast():
         out = m(x, (6, 8))
     ref = m(x, (6, 8))
     assert torch.isfinite(out).all()
-    torch.testing.assert_close(out.float(), ref, atol=0.05 * ref.abs().max().item(), rtol=0.05)
+    torch.testing.assert_close(out.float(), ref, atol=0.05 * ref.abs().max().item(),
+                               rtol=0.05)
 
 
 @pytest.mark.parametrize('cls', FAMILIES, ids=_ids)
 def test_frozen_stages_and_with_cp(cls):
     m = _small(cls, frozen_stages=1).train()
     frozen = {n for n, p in m.named_parameters() if not p.requires_grad}
-    assert frozen and all(p.requires_grad for n, p in m.named_parameters()
-                          if n not in frozen)
+    assert frozen and all(p.requires_grad
+                          for n, p in m.named_parameters() if n not in frozen)
     before = {n: p.detach().clone() for n, p in m.named_parameters() if n in frozen}
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
     sum(o.mean() for o in m(torch.randn(1, 3, 64, 64))).backward()
@@ -154,7 +164,8 @@ def test_published_imagenet_checkpoint_loads_with_no_missing_keys(cls, tmp_path)
     assert missing == []
     assert {'head.weight', 'head.bias'} <= set(ignored)
     for k, v in src.state_dict().items():
-        if not k.startswith(('norm0', 'norm1.', 'norm2.', 'norm3')) or cls is FLattenPVTv2:
+        classifier_norm = k.startswith(('norm0', 'norm1.', 'norm2.', 'norm3'))
+        if not classifier_norm or cls is FLattenPVTv2:
             torch.testing.assert_close(dst.state_dict()[k], v, msg=k)
 
 

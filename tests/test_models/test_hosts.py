@@ -1,6 +1,10 @@
 """Hosts and attentions: any registered attention (mmagent's or a user's) in any host
 whose geometry allows it, built from the config and trained a few steps on toy data;
 the letter maps and the keywords a host offers."""
+import ast
+import glob
+import os.path as osp
+
 import cv2
 import numpy as np
 import pytest
@@ -20,8 +24,8 @@ class ToyGateAttention(nn.Module):
 
     def __init__(self, embed_dims, hidden=8):
         super().__init__()
-        self.gate = nn.Sequential(nn.Linear(embed_dims, hidden), nn.GELU(),
-                                  nn.Linear(hidden, embed_dims))
+        self.gate = nn.Sequential(
+            nn.Linear(embed_dims, hidden), nn.GELU(), nn.Linear(hidden, embed_dims))
         self.value = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x, hw_shape):
@@ -47,23 +51,28 @@ SMALL_SWIN = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4],
                   window_size=4, drop_path_rate=0.)
 FOCUSED = dict(type='mmagent.FocusedLinearAttention')
 COMBINATIONS = {
-    'swin_focused_in_stages_1_2': (SwinHost, dict(
-        SMALL_SWIN, attn=dict(L=FOCUSED, S=dict(type='mmagent.SwinWindowAttention')),
-        attn_type='LLSS'), FocusedLinearAttention),
-    'pvt_with_mlla_linear': (PVTHost, dict(
-        embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
-        mlp_ratios=[2] * 4, attn=dict(type='mmagent.MLLALinearAttention'),
-        drop_path_rate=0.), MLLALinearAttention),
-    'cswin_user_attention_then_stripes': (CSWinHost, dict(
-        embed_dims=16, depths=[1, 1, 1, 1], num_heads=[2, 2, 4, 4],
-        split_size=(1, 2, 2, 2),
-        attn=dict(U=dict(type='ToyGateAttention'),
-                  S=dict(type='mmagent.CSWinStripeAttention')),
-        attn_type='UUSS', drop_path_rate=0.), ToyGateAttention),
-    'mlla_host_with_agent_attention': (MLLAHost, dict(
-        embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
-        attn=[dict(type='mmagent.AgentAttention', agent_num=4)] * 4,
-        drop_path_rate=0.), AgentAttention),
+    'swin_focused_in_stages_1_2':
+    (SwinHost,
+     dict(SMALL_SWIN, attn=dict(L=FOCUSED, S=dict(type='mmagent.SwinWindowAttention')),
+          attn_type='LLSS'), FocusedLinearAttention),
+    'pvt_with_mlla_linear':
+    (PVTHost,
+     dict(embed_dims=[16, 32, 48, 64], depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+          mlp_ratios=[2] * 4, attn=dict(type='mmagent.MLLALinearAttention'),
+          drop_path_rate=0.), MLLALinearAttention),
+    'cswin_user_attention_then_stripes':
+    (CSWinHost,
+     dict(
+         embed_dims=16, depths=[1, 1, 1, 1], num_heads=[2, 2, 4, 4],
+         split_size=(1, 2, 2, 2), attn=dict(
+             U=dict(type='ToyGateAttention'),
+             S=dict(type='mmagent.CSWinStripeAttention')), attn_type='UUSS',
+         drop_path_rate=0.), ToyGateAttention),
+    'mlla_host_with_agent_attention':
+    (MLLAHost,
+     dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+          attn=[dict(type='mmagent.AgentAttention', agent_num=4)] * 4,
+          drop_path_rate=0.), AgentAttention),
 }
 
 
@@ -71,8 +80,8 @@ COMBINATIONS = {
 def test_any_attention_in_any_host_trains_on_toy_data(name, toy_batch):
     host, kwargs, plugged = COMBINATIONS[name]
     torch.manual_seed(0)
-    backbone = MODELS.build(dict(type=f'mmagent.{host.__name__}', out_indices=(3, ),
-                                 **kwargs))
+    backbone = MODELS.build(
+        dict(type=f'mmagent.{host.__name__}', out_indices=(3, ), **kwargs))
     assert any(isinstance(m, plugged) for m in backbone.modules())
     head = nn.Linear(backbone.embed_dims[-1], 3)
     params = list(backbone.parameters()) + list(head.parameters())
@@ -100,12 +109,13 @@ def test_host_offers_its_keywords_and_the_config_wins():
     blocks = swin.layers[2].blocks
     assert [b.attn.shift_size for b in blocks] == [0, 2]  # shift on every second block
     assert blocks[0].attn.window_size == 4
-    agent = build_attention(dict(type='mmagent.AgentAttention', agent_num=4),
-                            embed_dims=16, num_heads=2, pretrain_hw=(6, 6),
-                            window_size=7, qkv_layout='q_kv')
+    agent = build_attention(
+        dict(type='mmagent.AgentAttention', agent_num=4), embed_dims=16, num_heads=2,
+        pretrain_hw=(6, 6), window_size=7, qkv_layout='q_kv')
     assert agent.pretrain_hw == (6, 6) and agent.agent_num == 4 and hasattr(agent, 'kv')
-    own = build_attention(dict(type='ToyGateAttention', hidden=3), embed_dims=16,
-                          num_heads=2, pretrain_hw=(6, 6))
+    own = build_attention(
+        dict(type='ToyGateAttention', hidden=3), embed_dims=16, num_heads=2,
+        pretrain_hw=(6, 6))
     assert own.gate[0].out_features == 3
 
 
@@ -128,16 +138,36 @@ def test_unregistered_attention_is_named():
 
 
 def test_readme_example_swin_with_focused_agent_and_windows():
-    m = MODELS.build(dict(
-        type='mmagent.SwinHost', arch='tiny', depths=[1, 1, 2, 1],
-        attn=dict(L=dict(type='mmagent.FocusedLinearAttention', focusing_factor=3),
-                  A=dict(type='mmagent.AgentAttention', agent_num=16),
-                  S=dict(type='mmagent.SwinWindowAttention')),
-        attn_type='LLAS'))
+    m = MODELS.build(
+        dict(
+            type='mmagent.SwinHost', arch='tiny', depths=[1, 1, 2, 1], attn=dict(
+                L=dict(type='mmagent.FocusedLinearAttention', focusing_factor=3),
+                A=dict(type='mmagent.AgentAttention', agent_num=16),
+                S=dict(type='mmagent.SwinWindowAttention')), attn_type='LLAS'))
     kinds = [type(stage.blocks[0].attn) for stage in m.layers]
-    assert kinds == [FocusedLinearAttention, FocusedLinearAttention, AgentAttention,
-                     MODELS.get('mmagent.SwinWindowAttention')]
+    assert kinds == [
+        FocusedLinearAttention, FocusedLinearAttention, AgentAttention,
+        MODELS.get('mmagent.SwinWindowAttention')
+    ]
     assert m.layers[2].blocks[0].attn.pretrain_hw == (14, 14)
     with torch.no_grad():
         outs = m.eval()(torch.randn(1, 3, 96, 80))
     assert [o.shape[1] for o in outs] == [96, 192, 384, 768]
+
+
+def test_no_function_in_models_is_longer_than_60_lines():
+    """The hosts-and-attentions redesign keeps each function short enough to read: a
+    constructor that grows past 60 lines should hand a stage or a check to a helper."""
+    root = osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'mmagent', 'models')
+    long = []
+    for path in sorted(glob.glob(osp.join(root, '**', '*.py'), recursive=True)):
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f'{osp.relpath(path, root)}:{node.lineno} {node.name} '
+                                f'({lines} lines)')
+    assert not long, long

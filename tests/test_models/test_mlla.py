@@ -17,8 +17,9 @@ PUBLISHED_M = {'tiny': 25, 'small': 43, 'base': 96}
 
 def _tiny(**kw):
     kw.setdefault('drop_path_rate', 0.)
-    return MLLA(arch=dict(embed_dims=32, depths=[1, 2, 1, 1], num_heads=[1, 2, 4, 8],
-                          mlp_ratio=2.), **kw)
+    return MLLA(
+        arch=dict(embed_dims=32, depths=[1, 2, 1, 1], num_heads=[1, 2, 4, 8],
+                  mlp_ratio=2.), **kw)
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
@@ -75,8 +76,8 @@ def test_batch_equals_each_image_alone():
 def test_frozen_stages_and_norm_eval():
     m = _tiny(frozen_stages=1, norm_eval=True).train()
     frozen = {n for n, p in m.named_parameters() if not p.requires_grad}
-    assert frozen and all(n.startswith(('patch_embed', 'layers.0', 'norm0'))
-                          for n in frozen)
+    assert frozen and all(
+        n.startswith(('patch_embed', 'layers.0', 'norm0')) for n in frozen)
     assert not m.patch_embed.training
     bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
     assert bns and all(not bn.training for bn in bns)  # norm_eval: every BN
@@ -154,6 +155,7 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_flops_of_the_published_detector_and_segmentor():
     import os.path as osp
     import sys
+
     from tests.conftest import ROOT
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     from get_flops import analyse

@@ -80,15 +80,18 @@ LIBRARY_PATHS = textwrap.dedent("""
 def test_payload_runs_on_no_library_path(evil, zoo_env, tmp_path):
     path, marker = evil
     zoo_env('evil_in1k', path)
-    out = subprocess.run([sys.executable, '-c', LIBRARY_PATHS, path, str(tmp_path / 'w')],
-                         cwd=ROOT, env=_env(), capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, '-c', LIBRARY_PATHS, path,
+                          str(tmp_path / 'w')], cwd=ROOT, env=_env(), capture_output=True,
+                         text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = [line for line in out.stdout.splitlines()
-             if line.endswith(('refused', 'LOADED'))]
-    assert lines == [f'{label} refused' for label in (
-        'CheckpointLoader', 'load_checkpoint', 'init_cfg', 'load_from', 'resume',
-        'safe_load', 'mmagent://')], out.stdout[-3000:]
+    lines = [
+        line for line in out.stdout.splitlines() if line.endswith(('refused', 'LOADED'))
+    ]
+    assert lines == [
+        f'{label} refused'
+        for label in ('CheckpointLoader', 'load_checkpoint', 'init_cfg', 'load_from',
+                      'resume', 'safe_load', 'mmagent://')
+    ], out.stdout[-3000:]
     assert not marker.exists()
 
 
@@ -108,8 +111,8 @@ TOOLS = textwrap.dedent("""
 
 def test_tools_refuse_payloads_and_bad_checkpoints_in_one_line(evil, tmp_path, toy_ade):
     path, marker = evil
-    cfg = write_toy_config(config_path('fpn_agent_pvt_t.py'), 'seg', toy_ade,
-                           str(tmp_path / 'cfg.py'))
+    cfg = write_toy_config(
+        config_path('fpn_agent_pvt_t.py'), 'seg', toy_ade, str(tmp_path / 'cfg.py'))
     cut = tmp_path / 'cut.pth'
     torch.save({'state_dict': {'w': torch.zeros(20_000)}}, cut)
     cut.write_bytes(cut.read_bytes()[:30_000])
@@ -121,15 +124,17 @@ def test_tools_refuse_payloads_and_bad_checkpoints_in_one_line(evil, tmp_path, t
     cases = [
         ('test.py payload', test, [cfg, path] + work),
         ('train.py --resume payload', train, [cfg, '--resume', path] + work),
-        ('convert payload', convert, [path, str(tmp_path / 'o.pth'), '--layout', 'timm']),
+        ('convert payload', convert, [path,
+                                      str(tmp_path / 'o.pth'), '--layout', 'timm']),
         ('missing config', test, [str(tmp_path / 'nope.py'), path]),
         ('missing checkpoint', test, [cfg, str(tmp_path / 'nope.pth')] + work),
         ('truncated checkpoint', test, [cfg, str(cut)] + work),
         ('zoo typo', test, [cfg, 'mmagent://agent_pvt_t_in1k?target=mmpretrian'] + work),
         ('NaN weights', test, [cfg, nan] + work),
     ]
-    out = subprocess.run([sys.executable, '-c', TOOLS, json.dumps(cases)], cwd=ROOT,
-                         env=_env(), capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, '-c', TOOLS, json.dumps(cases)], cwd=ROOT, env=_env(),
+        capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(out.stdout.strip().splitlines()[-1])
     expect = {

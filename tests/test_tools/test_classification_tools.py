@@ -4,10 +4,10 @@ packaged tools, and tools/demo.py's top-k."""
 import glob
 import os.path as osp
 
+import mmpretrain
 import pytest
 import torch
 
-import mmpretrain
 from mmagent.testing.toy_data import make_folder_classification
 from tests.test_tools.conftest import config_path, read_metrics, run_tool
 
@@ -22,8 +22,10 @@ def toy_cls(tmp_path_factory):
 
 
 def _data_options(root):
-    return [f'{split}_dataloader.dataset.data_root={root}'
-            for split in ('train', 'val', 'test')]
+    return [
+        f'{split}_dataloader.dataset.data_root={root}'
+        for split in ('train', 'val', 'test')
+    ]
 
 
 ONE_EPOCH = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
@@ -41,8 +43,10 @@ def test_train_and_test_on_class_folders_then_demo_top_k(toy_cls, tmp_path):
     image = sorted(glob.glob(osp.join(toy_cls, 'val', 'circle', '*.png')))[0]
     out = run_tool('tools/demo.py', image, cfg, '--weights', ckpt, '--out-dir',
                    str(tmp_path / 'demo'), '--topk', '3')
-    ranks = [line.split() for line in out.stdout.splitlines()
-             if line.strip()[:2] in ('1.', '2.', '3.')]
+    ranks = [
+        line.split() for line in out.stdout.splitlines()
+        if line.strip()[:2] in ('1.', '2.', '3.')
+    ]
     assert [r[1] for r in ranks if r] and sorted(r[1] for r in ranks) == \
         ['circle', 'square', 'triangle']
     scores = [float(r[2]) for r in ranks]
@@ -64,8 +68,8 @@ def test_imagenet_layout_with_the_published_classifier_config(tmp_path):
     lines = []
     for i in range(4):
         name = f'ILSVRC2012_val_{i + 1:08d}.JPEG'
-        cv2.imwrite(str(root / 'val' / name),
-                    (rng.random((300, 260, 3)) * 255).astype(np.uint8))
+        cv2.imwrite(
+            str(root / 'val' / name), (rng.random((300, 260, 3)) * 255).astype(np.uint8))
         lines.append(f'{name} {int(rng.integers(0, 1000))}')
     (root / 'meta' / 'val.txt').write_text('\n'.join(lines) + '\n')
     cfg_path = config_path('classification/agent_pvt_t_in1k.py')
@@ -86,9 +90,11 @@ def test_imagenet_layout_with_the_published_classifier_config(tmp_path):
 def test_mmpretrain_own_packaged_tools_with_an_mmagent_config(toy_cls, tmp_path):
     work = str(tmp_path / 'work')
     cfg = config_path('toy/agent_pvt_t_cls_toy.py')
-    run_tool(osp.join(MMPRETRAIN_TOOLS, 'train.py'), cfg, '--work-dir', work,
-             '--cfg-options', *_data_options(toy_cls), *ONE_EPOCH)
+    run_tool(
+        osp.join(MMPRETRAIN_TOOLS, 'train.py'), cfg, '--work-dir', work, '--cfg-options',
+        *_data_options(toy_cls), *ONE_EPOCH)
     (ckpt, ) = glob.glob(osp.join(work, '*.pth'))
-    run_tool(osp.join(MMPRETRAIN_TOOLS, 'test.py'), cfg, ckpt, '--work-dir', work,
-             '--cfg-options', *_data_options(toy_cls))
+    run_tool(
+        osp.join(MMPRETRAIN_TOOLS, 'test.py'), cfg, ckpt, '--work-dir', work,
+        '--cfg-options', *_data_options(toy_cls))
     assert 'accuracy/top1' in read_metrics(work)

@@ -27,9 +27,9 @@ CPU = ['optim_wrapper.type=OptimWrapper']
                                               ('upernet_dat_t.py', 'seg', 'upernet')])
 def test_train_then_test_on_toy_data(name, kind, family, tmp_path, toy_coco, toy_ade):
     root = toy_coco if kind == 'det' else toy_ade
-    cfg = write_toy_config(config_path(name), kind, root,
-                           str(tmp_path / 'cfg.py'), epochs=1, iters=2,
-                           backbone_overrides=SMALL)
+    cfg = write_toy_config(
+        config_path(name), kind, root, str(tmp_path / 'cfg.py'), epochs=1, iters=2,
+        backbone_overrides=SMALL)
     work = str(tmp_path / 'work')
     options = TOY_OPTIONS[family]
     run_tool('tools/train.py', cfg, '--work-dir', work, '--cfg-options',
@@ -50,9 +50,9 @@ def _build(config, **backbone):
         return importlib.import_module(f'{scope}.registry').MODELS.build(cfg.model)
 
 
-@pytest.mark.parametrize('config,layout,name', [
-    ('retinanet_dat_t.py', 'mmdet2', 'retinanet_dat_t_coco_1x'),
-    ('fpn_dat_t.py', 'mmseg0', 'fpn_dat_t_ade20k_80k')])
+@pytest.mark.parametrize('config,layout,name',
+                         [('retinanet_dat_t.py', 'mmdet2', 'retinanet_dat_t_coco_1x'),
+                          ('fpn_dat_t.py', 'mmseg0', 'fpn_dat_t_ade20k_80k')])
 def test_published_downstream_files_convert_with_no_missing_or_unexpected_keys(
         config, layout, name, zoo_env, tmp_path):
     """A file with the published keys (tests/published_keys, from the authors' code)
@@ -65,8 +65,8 @@ def test_published_downstream_files_convert_with_no_missing_or_unexpected_keys(
     src = tmp_path / 'published.pth'
     torch.save(published_downstream_checkpoint(published, layout, name=name), src)
     zoo_env('model_under_test', str(src), layout=layout, collection='DAT++')
-    converted = torch.load(zoo.fetch('model_under_test', progress=False),
-                           weights_only=True)
+    converted = torch.load(
+        zoo.fetch('model_under_test', progress=False), weights_only=True)
     fresh = _build(config)
     result = fresh.load_state_dict(converted['state_dict'], strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -83,15 +83,21 @@ def test_classifier_runs_through_mmpretrain_on_converted_weights(tmp_path):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     # the authors' layout: backbone keys, cls_norm, cls_head, under 'model'
-    state = {k[len('backbone.'):]: v for k, v in model.state_dict().items()
-             if k.startswith('backbone.') and '.norms.' not in '.' + k[9:]}
-    state.update({'cls_norm.norm.weight': torch.rand(512),
-                  'cls_norm.norm.bias': torch.rand(512),
-                  'cls_head.weight': torch.randn(1000, 512),
-                  'cls_head.bias': torch.randn(1000)})
+    state = {
+        k[len('backbone.'):]: v
+        for k, v in model.state_dict().items()
+        if k.startswith('backbone.') and '.norms.' not in '.' + k[9:]
+    }
+    state.update({
+        'cls_norm.norm.weight': torch.rand(512),
+        'cls_norm.norm.bias': torch.rand(512),
+        'cls_head.weight': torch.randn(1000, 512),
+        'cls_head.bias': torch.randn(1000)
+    })
     torch.save({'model': state}, tmp_path / 'in1k.pth')
-    out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
-                           target='mmpretrain', family='DAT')
+    out = zoo.convert_file(
+        str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
+        target='mmpretrain', family='DAT')
     result = model.load_state_dict(torch.load(out, weights_only=True)['state_dict'])
     assert not result.missing_keys and not result.unexpected_keys
     model.eval()

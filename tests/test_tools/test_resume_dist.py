@@ -20,8 +20,9 @@ def _free_port():
 
 
 def test_resume_continues_from_saved_iteration_and_optimizer(tmp_path, toy_coco):
-    cfg = write_toy_config(config_path('maskrcnn_agent_pvt_t.py'), 'det', toy_coco,
-                           str(tmp_path / 'cfg.py'), epochs=1)
+    cfg = write_toy_config(
+        config_path('maskrcnn_agent_pvt_t.py'), 'det', toy_coco, str(tmp_path / 'cfg.py'),
+        epochs=1)
     work = str(tmp_path / 'work')
     opts = ['--cfg-options', 'train_cfg.val_begin=100', *TOY_OPTIONS['maskrcnn']]
     run_tool('tools/train.py', cfg, '--work-dir', work, *opts)
@@ -41,16 +42,17 @@ def test_resume_continues_from_saved_iteration_and_optimizer(tmp_path, toy_coco)
     # The message hub (HistoryBuffer) came back too: iteration-level logs continue.
     assert 'message_hub' in last
     # Resuming from an explicit checkpoint path works the same way.
-    out = run_tool('tools/train.py', cfg, '--work-dir', str(tmp_path / 'work2'),
-                   '--resume', osp.join(work, 'epoch_1.pth'), *opts,
-                   'train_cfg.max_epochs=2')
+    out = run_tool('tools/train.py', cfg,
+                   '--work-dir', str(tmp_path / 'work2'), '--resume',
+                   osp.join(work, 'epoch_1.pth'), *opts, 'train_cfg.max_epochs=2')
     assert 'resumed epoch: 1, iter: 2' in out.stdout + out.stderr
 
 
 def test_checkpoints_need_the_allow_list_not_weights_only_false(tmp_path):
     """Without mmagent's registration the message hub cannot be read back safely."""
-    import mmagent  # noqa: F401  (registers the reducer in this process)
     from mmengine.logging import MessageHub
+
+    import mmagent  # noqa: F401  (registers the reducer in this process)
     hub = MessageHub.get_instance('mmagent_test_hub')
     hub.update_scalar('train/loss', 2.0)
     path = str(tmp_path / 'hub.pth')
@@ -58,11 +60,11 @@ def test_checkpoints_need_the_allow_list_not_weights_only_false(tmp_path):
     loaded = torch.load(path, weights_only=True)
     assert float(loaded['message_hub']['log_scalars']['train/loss'].current()) == 2.0
     # A checkpoint pickled the stock way (getattr on the class) is refused, not run.
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import io, pickle, torch
         from mmengine.logging import HistoryBuffer
         buf = HistoryBuffer([1.0], [1])
-        data = io.BytesIO(); torch.save({{'b': buf}}, data); data.seek(0)
+        data = io.BytesIO(); torch.save({'b': buf}, data); data.seek(0)
         import mmagent  # allow-list active, but getattr is not on it
         try:
             torch.load(data, weights_only=True)
@@ -75,22 +77,24 @@ def test_checkpoints_need_the_allow_list_not_weights_only_false(tmp_path):
 
 
 def test_two_process_gloo_training_keeps_ranks_identical(tmp_path, toy_ade):
-    cfg = write_toy_config(config_path('fpn_agent_pvt_t.py'), 'seg', toy_ade,
-                           str(tmp_path / 'cfg.py'), iters=3, batch_size=1,
-                           extra_imports=('tests.dist_probe', ))
+    cfg = write_toy_config(
+        config_path('fpn_agent_pvt_t.py'), 'seg', toy_ade, str(tmp_path / 'cfg.py'),
+        iters=3, batch_size=1, extra_imports=('tests.dist_probe', ))
     with open(cfg, 'a') as f:
         f.write("custom_hooks = [dict(type='RankProbeHook')]\n")
     work = str(tmp_path / 'work')
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-           f'--master_port={_free_port()}', 'tools/train.py', cfg, '--launcher',
-           'pytorch', '--work-dir', work, '--cfg-options', *TOY_OPTIONS['fpn'],
-           'train_cfg.val_begin=100']
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={_free_port()}', 'tools/train.py', cfg, '--launcher', 'pytorch',
+        '--work-dir', work, '--cfg-options', *TOY_OPTIONS['fpn'],
+        'train_cfg.val_begin=100'
+    ]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
-    r0, r1 = (torch.load(osp.join(work, f'rank{r}.pth'), weights_only=True)
-              for r in (0, 1))
+    r0, r1 = (
+        torch.load(osp.join(work, f'rank{r}.pth'), weights_only=True) for r in (0, 1))
     assert r0['world_size'] == 2 and r0['wrapper'] == 'MMDistributedDataParallel'
     # Each rank trained on its own share of the images (first pass over the data)...
     assert len(r0['seen']) == len(r1['seen']) == 3
@@ -112,7 +116,8 @@ def test_stock_mmdet_config_trains_through_mmdets_own_entry_point(tmp_path, toy_
     import mmdet
     mmdet_train = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     cfg = tmp_path / 'stock.py'
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent("""
         _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
         custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
         model = dict(

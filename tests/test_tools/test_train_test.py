@@ -10,17 +10,19 @@ from tests.test_tools.conftest import config_path, read_metrics, run_tool
 
 
 def test_missing_dataset_gives_one_clear_message(tmp_path):
-    out = run_tool(osp.join(ROOT, 'tools', 'train.py'),
-                   config_path('maskrcnn_agent_pvt_t.py'), check=False, cwd=str(tmp_path))
+    out = run_tool(
+        osp.join(ROOT, 'tools', 'train.py'), config_path('maskrcnn_agent_pvt_t.py'),
+        check=False, cwd=str(tmp_path))
     assert out.returncode == 2
     assert 'Traceback' not in out.stderr
     assert 'looked for: data/coco/' in out.stderr
     assert "data_root:  'data/coco/'" in out.stderr
     assert 'cocodataset.org' in out.stderr
-    seg = run_tool(osp.join(ROOT, 'tools', 'test.py'),
-                   config_path('fpn_agent_pvt_t.py'), 'x.pth', check=False,
-                   cwd=str(tmp_path))
-    assert seg.returncode == 2 and 'ADE20K' in seg.stderr and 'Traceback' not in seg.stderr
+    seg = run_tool(
+        osp.join(ROOT, 'tools', 'test.py'), config_path('fpn_agent_pvt_t.py'), 'x.pth',
+        check=False, cwd=str(tmp_path))
+    assert seg.returncode == 2 and 'ADE20K' in seg.stderr
+    assert 'Traceback' not in seg.stderr
 
 
 # zoo config, kind, smaller backbone overrides to keep CPU time low
@@ -43,9 +45,9 @@ CASES = [
                          ids=[c[0][:-3] for c in CASES])
 def test_train_then_test_each_model_family(name, kind, family, backbone, tmp_path,
                                            toy_coco, toy_ade):
-    cfg = write_toy_config(config_path(name), kind, toy_coco if kind == 'det' else toy_ade,
-                           str(tmp_path / 'cfg.py'), epochs=1, iters=2,
-                           backbone_overrides=backbone)
+    cfg = write_toy_config(
+        config_path(name), kind, toy_coco if kind == 'det' else toy_ade,
+        str(tmp_path / 'cfg.py'), epochs=1, iters=2, backbone_overrides=backbone)
     work = str(tmp_path / 'work')
     classes = TOY_OPTIONS[family]
     run_tool('tools/train.py', cfg, '--work-dir', work, '--cfg-options',

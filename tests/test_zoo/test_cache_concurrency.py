@@ -51,10 +51,14 @@ def _served_file(path, size_mb=3):
 def _run_wave(zoo_env, folder, name, delays, world=0):
     os.makedirs(folder)
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    procs = [subprocess.Popen([sys.executable, '-c', CHILD, str(i), str(world), str(d),
-                               folder, name], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-             for i, d in enumerate(delays)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, '-c', CHILD,
+             str(i),
+             str(world),
+             str(d), folder, name], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True) for i, d in enumerate(delays)
+    ]
     try:
         deadline = time.monotonic() + 90
         ready = [osp.join(folder, f'ready{i}') for i in range(len(procs))]
@@ -77,8 +81,8 @@ def _check(zoo_env, name, results, want):
     assert {r['sha'] for r in results} == {want}
     assert len({r['w'] for r in results}) == 1
     assert zoo_env.server.completed == [f'{name}.pth']  # one transfer
-    assert sorted(os.listdir(zoo_env.cache)) == sorted([
-        '.locks', f'{name}.pth', f'{name}_mmagent.pth', 'sha256.json'])
+    assert sorted(os.listdir(zoo_env.cache)) == sorted(
+        ['.locks', f'{name}.pth', f'{name}_mmagent.pth', 'sha256.json'])
     assert len(zoo_env.server.requests) == 1  # the others waited, then found it
     records = json.load(open(osp.join(zoo_env.cache, 'sha256.json')))
     assert records[f'{name}.pth'] == want

@@ -101,8 +101,10 @@ def _without_write_rights(cmd):
     setpriv = shutil.which('setpriv')
     if setpriv is None:
         pytest.skip('running as root without setpriv: a read-only folder stays writable')
-    return [setpriv, '--inh-caps=-all', '--bounding-set=-dac_override,-dac_read_search',
-            '--', *cmd]
+    return [
+        setpriv, '--inh-caps=-all', '--bounding-set=-dac_override,-dac_read_search', '--',
+        *cmd
+    ]
 
 
 def test_read_only_shared_cache(zoo_env, tmp_path):
@@ -188,11 +190,12 @@ def test_weights_of_another_family_are_refused(cls, swin_file):
 
 def test_zoo_weights_of_another_family_name_the_entry(zoo_env, swin_file):
     zoo_env('agent_swin_t_in1k', swin_file, collection='Agent-Swin')
-    m = AgentPVT(init_cfg=dict(type='Pretrained',
-                               checkpoint='mmagent://agent_swin_t_in1k'))
-    with pytest.raises(checkpoints.WrongWeightsError,
-                       match=r'AgentPVT: mmagent://agent_swin_t_in1k .*Agent-Swin '
-                       r'weights \(zoo entry agent_swin_t_in1k\).* 0 of'):
+    m = AgentPVT(
+        init_cfg=dict(type='Pretrained', checkpoint='mmagent://agent_swin_t_in1k'))
+    with pytest.raises(
+            checkpoints.WrongWeightsError,
+            match=r'AgentPVT: mmagent://agent_swin_t_in1k .*Agent-Swin '
+            r'weights \(zoo entry agent_swin_t_in1k\).* 0 of'):
         m.init_weights()
 
 
@@ -208,8 +211,9 @@ def test_non_finite_weights_name_the_first_bad_key(zoo_env, tmp_path):
         m.init_weights()
     zoo_env('nan_in1k', path)
     from mmengine.runner.checkpoint import CheckpointLoader
-    with pytest.raises(checkpoints.WrongWeightsError, match=r'mmagent://nan_in1k: tensor '
-                       r'block2\.0\.mlp\.fc1\.weight holds NaN'):
+    with pytest.raises(
+            checkpoints.WrongWeightsError, match=r'mmagent://nan_in1k: tensor '
+            r'block2\.0\.mlp\.fc1\.weight holds NaN'):
         CheckpointLoader.load_checkpoint('mmagent://nan_in1k')
 
 

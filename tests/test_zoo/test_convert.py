@@ -11,7 +11,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 from mmagent import zoo
 from mmagent.models import (MLLA, AgentCSWin, AgentDeiT, AgentPVT, AgentSwinTransformer,
-                            FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer)
+                            FLattenCSWin, FLattenPVT, FLattenPVTv2,
+                            FLattenSwinTransformer)
 from mmagent.testing import (key_table, published_classification_state,
                              published_downstream_checkpoint)
 from tests.conftest import ROOT
@@ -42,11 +43,12 @@ def test_downstream_weights_convert_with_no_missing_or_unexpected_keys(
     assert set(ckpt['state_dict']) == set(key_table(name)['keys'])
     src = tmp_path / 'published.pth'
     torch.save(ckpt, src)
-    zoo_env('model_under_test', str(src), layout=layout,
-            collection='MLLA' if 'mlla' in config else (
-                'Agent-Swin' if 'swin' in config else 'Agent-PVT'))
-    converted = torch.load(zoo.fetch('model_under_test', progress=False),
-                           weights_only=True)
+    zoo_env(
+        'model_under_test', str(src), layout=layout,
+        collection='MLLA' if 'mlla' in config else
+        ('Agent-Swin' if 'swin' in config else 'Agent-PVT'))
+    converted = torch.load(
+        zoo.fetch('model_under_test', progress=False), weights_only=True)
     assert converted['meta']['dataset_meta']['classes'][:2] == ('class_0', 'class_1')
     if layout == 'mmseg0':
         assert len(converted['meta']['dataset_meta']['palette']) == 150
@@ -54,8 +56,10 @@ def test_downstream_weights_convert_with_no_missing_or_unexpected_keys(
     result = fresh.load_state_dict(converted['state_dict'], strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for k, v in fresh.state_dict().items():
-        torch.testing.assert_close(v, published.state_dict()[k].half().to(v.dtype)
-                                   if v.is_floating_point() else v, msg=k)
+        torch.testing.assert_close(
+            v,
+            published.state_dict()[k].half().to(v.dtype) if v.is_floating_point() else v,
+            msg=k)
 
 
 def test_mmagent_scheme_in_a_config_resolves_downloads_and_loads(zoo_env, tmp_path):
@@ -100,17 +104,19 @@ def test_imagenet_weights_map_onto_mmpretrain_classifier_keys(cls, collection, t
               out_indices=-1 if cls is AgentDeiT else (3, ))
     state = published_classification_state(src)
     torch.save({'model': state}, tmp_path / 'in1k.pth')
-    out = zoo.convert_file(str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
-                           target='mmpretrain', family=cls)
+    out = zoo.convert_file(
+        str(tmp_path / 'in1k.pth'), str(tmp_path / 'cls.pth'), 'timm',
+        target='mmpretrain', family=cls)
     converted = torch.load(out, weights_only=True)['state_dict']
-    expected = {f'backbone.{k}' for k in src.state_dict()} | {'head.fc.weight',
-                                                               'head.fc.bias'}
+    expected = {f'backbone.{k}'
+                for k in src.state_dict()} | {'head.fc.weight', 'head.fc.bias'}
     assert set(converted) == expected
     dims = src.embed_dims if cls is AgentDeiT else src.embed_dims[-1]
     assert converted['head.fc.weight'].shape == (1000, dims)
     if cls in (AgentSwinTransformer, AgentCSWin, FLattenSwinTransformer, FLattenCSWin):
         # the classifier's final norm is the backbone's norm3
-        torch.testing.assert_close(converted['backbone.norm3.weight'], state['norm.weight'])
+        torch.testing.assert_close(converted['backbone.norm3.weight'],
+                                   state['norm.weight'])
 
 
 def test_convert_tool_refuses_unsafe_files(tmp_path):
@@ -119,14 +125,19 @@ def test_convert_tool_refuses_unsafe_files(tmp_path):
     import sys
 
     class Evil:
+
         def __reduce__(self):
             return (print, ('ran code', ))
 
     with open(tmp_path / 'evil.pth', 'wb') as f:
         pickle.dump({'state_dict': {}, 'x': Evil()}, f)
-    out = subprocess.run([sys.executable, 'tools/convert_checkpoint.py',
-                          str(tmp_path / 'evil.pth'), str(tmp_path / 'out.pth'),
-                          '--layout', 'mmdet2'], cwd=ROOT, capture_output=True, text=True,
-                         env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin'})
+    out = subprocess.run([
+        sys.executable, 'tools/convert_checkpoint.py',
+        str(tmp_path / 'evil.pth'),
+        str(tmp_path / 'out.pth'), '--layout', 'mmdet2'
+    ], cwd=ROOT, capture_output=True, text=True, env={
+        'PYTHONPATH': ROOT,
+        'PATH': '/usr/bin:/bin'
+    })
     assert out.returncode == 1 and 'refused' in out.stderr
     assert 'ran code' not in out.stdout and not (tmp_path / 'out.pth').exists()

@@ -96,7 +96,9 @@ def test_changed_file_fails_against_the_first_fetch(zoo_env, tmp_path):
     served = zoo_env('toy_in1k', _tensor_file(tmp_path))
     first = zoo.download('toy_in1k', progress=False)
     os.remove(first)
-    torch.save({'model': {'w': torch.zeros(3)}}, served)  # the host now serves other bytes
+    torch.save({'model': {
+        'w': torch.zeros(3)
+    }}, served)  # the host now serves other bytes
     with pytest.raises(zoo.ChecksumError):
         zoo.download('toy_in1k', progress=False)
     assert not osp.exists(first)
@@ -114,6 +116,7 @@ def test_unpublished_weights_are_named(zoo_env, tmp_path, monkeypatch):
 
 
 class _Exploit:
+
     def __init__(self, marker):
         self.marker = marker
 
@@ -140,9 +143,11 @@ def test_pickle_that_runs_code_is_refused(zoo_env, tmp_path):
 def test_download_tool_list_and_sha256(zoo_env, tmp_path):
     served = zoo_env('toy_in1k', _tensor_file(tmp_path))
     env = dict(os.environ, PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, 'tools/download.py', 'toy_in1k', '--sha256',
-                          '--no-convert', '--quiet', '--dest', str(tmp_path / 'd')],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([
+        sys.executable, 'tools/download.py', 'toy_in1k', '--sha256', '--no-convert',
+        '--quiet', '--dest',
+        str(tmp_path / 'd')
+    ], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split()[0] == _sha(served)
     listing = subprocess.run([sys.executable, 'tools/download.py', '--list'], cwd=ROOT,
                              env=env, capture_output=True, text=True, check=True)
@@ -171,12 +176,14 @@ def test_real_index_lists_every_published_result():
                  'maskrcnn_flatten_pvt_t_coco_1x', 'upernet_flatten_swin_t_ade20k_160k'):
         assert not index[name].published and not index[name].metrics
         assert 'no downstream weights' in index[name].extra['Note']
-    assert index['maskrcnn_agent_pvt_t_coco_1x'].metrics == {'box AP': 41.4,
-                                                             'mask AP': 38.7}
+    assert index['maskrcnn_agent_pvt_t_coco_1x'].metrics == {
+        'box AP': 41.4,
+        'mask AP': 38.7
+    }
 
 
 def test_readme_zoo_table_is_generated_from_the_index():
-    table = zoo.format_table(zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml')),
-                             markdown=True)
+    table = zoo.format_table(
+        zoo.load_index(osp.join(ROOT, 'configs', 'metafile.yml')), markdown=True)
     readme = open(osp.join(ROOT, 'README.md')).read()
     assert table in readme

@@ -19,8 +19,10 @@ from mmagent.testing import key_table, key_tables, published_checkpoint
 
 ENTRIES = zoo.load_index()  # the real index (zoo_env later points the zoo elsewhere)
 # the classifier's own keys, which a backbone leaves out (DAT++ names them cls_*)
-CLASSIFIER_ONLY = {'head.weight', 'head.bias', 'norm.weight', 'norm.bias', 'cls_head.weight',
-                   'cls_head.bias', 'cls_norm.norm.weight', 'cls_norm.norm.bias'}
+CLASSIFIER_ONLY = {
+    'head.weight', 'head.bias', 'norm.weight', 'norm.bias', 'cls_head.weight',
+    'cls_head.bias', 'cls_norm.norm.weight', 'cls_norm.norm.bias'
+}
 
 
 def test_every_zoo_entry_has_its_table():
@@ -43,8 +45,8 @@ def _no_random_init():
              'kaiming_normal_', 'xavier_uniform_', 'xavier_normal_', 'constant_')
     with contextlib.ExitStack() as stack:
         for n in names:
-            stack.enter_context(mock.patch.object(torch.nn.init, n,
-                                                  lambda t, *args, **kwargs: t))
+            stack.enter_context(
+                mock.patch.object(torch.nn.init, n, lambda t, *args, **kwargs: t))
         yield
 
 
@@ -89,8 +91,8 @@ def check_loads(entry, table, zoo_env, tmp_path):
     serve(zoo_env, tmp_path, entry.name, published_checkpoint(table, light=True),
           entry.layout)
     target = 'mmpretrain' if entry.layout == 'timm' else 'backbone'
-    converted = torch.load(zoo.fetch(entry.name, target=target, progress=False),
-                           weights_only=True)
+    converted = torch.load(
+        zoo.fetch(entry.name, target=target, progress=False), weights_only=True)
     model = build(entry)
     # a shape mismatch raises; names come back as lists
     result = model.load_state_dict(converted['state_dict'], strict=False)

@@ -10,10 +10,6 @@ _base_ = [
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
-    type='ImageClassifier',
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+    type='ImageClassifier', neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000,
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1, 5)))

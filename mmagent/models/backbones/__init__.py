@@ -8,6 +8,7 @@ from .dat import DAT
 from .flatten import FLattenCSWin, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
 from .mlla import MLLA
 
-__all__ = ['AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer', 'DAT',
-           'FLattenCSWin',
-           'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'MLLA']
+__all__ = [
+    'AgentCSWin', 'AgentDeiT', 'AgentPVT', 'AgentSwinTransformer', 'DAT', 'FLattenCSWin',
+    'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'MLLA'
+]

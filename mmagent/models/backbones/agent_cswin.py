@@ -34,7 +34,7 @@ class CSWinAgentAttention(AgentAttentionCore):
                  downstream_agent_shape=None, attn_drop=0.):
         super().__init__(num_heads, agent_num=agent_num, pretrain_hw=pretrain_hw,
                          downstream_agent_shape=downstream_agent_shape)
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         self.attn_drop = attn_drop
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 

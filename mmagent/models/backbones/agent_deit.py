@@ -84,8 +84,9 @@ class AgentDeiT(DeiTHost):
 
     def __init__(self, arch='tiny', agent_layer=None, agent_num=None,
                  downstream_agent_shape=None, **kwargs):
-        cfg = resolve_arch(type(self).__name__, arch, self.arch_zoo, dict(
-            kwargs, agent_layer=agent_layer, agent_num=agent_num))
+        cfg = resolve_arch(
+            type(self).__name__, arch, self.arch_zoo,
+            dict(kwargs, agent_layer=agent_layer, agent_num=agent_num))
         for key in ('depth', 'agent_num'):
             value = cfg[key]
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -32,8 +32,9 @@ class AgentPVT(PVTHost):
             ``cpu_kernels=False``, ``bias_cache_mb=64``, ``init_cfg=None``).
     """
     arch_zoo = {
-        name: dict(preset, attn_type='AAAA', agent_num=[9, 16, 49, 49],
-                   downstream_agent_shapes=[(12, 12), (16, 16), (28, 28), (28, 28)])
+        name:
+        dict(preset, attn_type='AAAA', agent_num=[9, 16, 49, 49],
+             downstream_agent_shapes=[(12, 12), (16, 16), (28, 28), (28, 28)])
         for name, preset in PVTHost.arch_zoo.items()
     }
 

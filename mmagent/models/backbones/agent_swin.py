@@ -36,9 +36,9 @@ class AgentSwinTransformer(SwinHost):
             ``init_cfg=None``).
     """
     arch_zoo = {
-        name: dict(SwinHost.arch_zoo[name], attn_type=attn_type,
-                   agent_num=[9, 16, 49, 49],
-                   downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)])
+        name:
+        dict(SwinHost.arch_zoo[name], attn_type=attn_type, agent_num=[9, 16, 49, 49],
+             downstream_agent_shapes=[(9, 9), (12, 12), (14, 14), (7, 7)])
         for name, attn_type in (('tiny', 'AAAB'), ('small', 'AABB'), ('base', 'AAMB2'))
     }
 

@@ -89,8 +89,8 @@ class DATStage(nn.Module):
             ChannelsFirstLayerNorm(c) for _ in range(2 * depth))
         self.attns = nn.ModuleList(attns)
         self.mlps = nn.ModuleList(ConvMlp(c, mlp_ratio, drop) for _ in range(depth))
-        self.drop_path = nn.ModuleList(DropPath(r) if r > 0 else nn.Identity()
-                                       for r in drop_paths)
+        self.drop_path = nn.ModuleList(
+            DropPath(r) if r > 0 else nn.Identity() for r in drop_paths)
 
     def block(self, d, x):
         """Block ``d`` on an NCHW map."""
@@ -148,15 +148,15 @@ class DAT(BaseBackbone):
     """
 
     arch_zoo = {
-        'tiny': dict(stem_channels=64, embed_dims=[64, 128, 256, 512],
-                     depths=[2, 4, 18, 2], num_heads=[2, 4, 8, 16], groups=[1, 2, 4, 8],
-                     stage_spec=_SPEC),
-        'small': dict(stem_channels=96, embed_dims=[96, 192, 384, 768],
-                      depths=[2, 4, 18, 2], num_heads=[3, 6, 12, 24],
-                      groups=[1, 2, 3, 6], stage_spec=_SPEC),
-        'base': dict(stem_channels=128, embed_dims=[128, 256, 512, 1024],
-                     depths=[2, 4, 18, 2], num_heads=[4, 8, 16, 32],
-                     groups=[2, 4, 8, 16], stage_spec=_SPEC),
+        'tiny':
+        dict(stem_channels=64, embed_dims=[64, 128, 256, 512], depths=[2, 4, 18, 2],
+             num_heads=[2, 4, 8, 16], groups=[1, 2, 4, 8], stage_spec=_SPEC),
+        'small':
+        dict(stem_channels=96, embed_dims=[96, 192, 384, 768], depths=[2, 4, 18, 2],
+             num_heads=[3, 6, 12, 24], groups=[1, 2, 3, 6], stage_spec=_SPEC),
+        'base':
+        dict(stem_channels=128, embed_dims=[128, 256, 512, 1024], depths=[2, 4, 18, 2],
+             num_heads=[4, 8, 16, 32], groups=[2, 4, 8, 16], stage_spec=_SPEC),
     }
     published_prefixes = ('patch_proj.', 'stages.', 'down_projs.', 'norms.')
     downstream_only_keys = ('norms', )
@@ -182,19 +182,20 @@ class DAT(BaseBackbone):
         dpr = drop_path_rates(drop_path_rate, self.depths)
         common = dict(attn_drop=attn_drop_rate, proj_drop=drop_rate)
         self.stages = nn.ModuleList(
-            DATStage(self.embed_dims[i], [self.stage_attention(i, letter, common)
-                                          for letter in self.stage_spec[i]],
-                     mlp_ratio, drop_rate, dpr[i]) for i in range(4))
+            DATStage(self.embed_dims[i], [
+                self.stage_attention(i, letter, common) for letter in self.stage_spec[i]
+            ], mlp_ratio, drop_rate, dpr[i]) for i in range(4))
         self.down_projs = nn.ModuleList(
             nn.Sequential(*_conv_norm(self.embed_dims[i], self.embed_dims[i + 1], False))
             for i in range(3))
         self.norms = nn.ModuleList(
-            ChannelsFirstLayerNorm(self.embed_dims[i]) if i in self.out_indices
-            else nn.Identity() for i in range(4))
+            ChannelsFirstLayerNorm(self.embed_dims[i]) if i in
+            self.out_indices else nn.Identity() for i in range(4))
         self.stem = [self.patch_proj]
         self.stage_modules = [
             ([self.down_projs[i - 1]] if i else []) + [self.stages[i], self.norms[i]]
-            for i in range(4)]
+            for i in range(4)
+        ]
         self.finish_build()
 
     def _setup(self, cfg, strides, offset_kernel_sizes, img_size, attn_cfgs):
@@ -227,11 +228,11 @@ class DAT(BaseBackbone):
         """Stage i's attention for ``letter``: its config, given what the stage knows
         (the attention takes those arguments its constructor names)."""
         t = self.table_sizes[i]
-        return build_attention(
-            self.attn_cfgs[letter], embed_dims=self.embed_dims[i],
-            num_heads=self.num_heads[i], pretrain_hw=(t, t), groups=self.groups[i],
-            stride=self.strides[i], offset_kernel_size=self.offset_kernel_sizes[i],
-            table_size=(t, t), **common)
+        return build_attention(self.attn_cfgs[letter], embed_dims=self.embed_dims[i],
+                               num_heads=self.num_heads[i], pretrain_hw=(t, t),
+                               groups=self.groups[i], stride=self.strides[i],
+                               offset_kernel_size=self.offset_kernel_sizes[i],
+                               table_size=(t, t), **common)
 
     def _init_default(self):
         """The authors' models keep PyTorch's default initialisation (their

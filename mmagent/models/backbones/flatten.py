@@ -19,8 +19,10 @@ from mmagent.models.layers.focused_linear_attention import FocusedLinearCore
 from mmagent.models.layers.stripe_attention import lepe
 from mmagent.registry import MODELS
 
-__all__ = ['FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'FLattenCSWin',
-           'CSWinFocusedAttention']
+__all__ = [
+    'FLattenPVT', 'FLattenPVTv2', 'FLattenSwinTransformer', 'FLattenCSWin',
+    'CSWinFocusedAttention'
+]
 
 #: FLatten's own settings and their defaults (``attn_type``: the host's preset letters)
 FOCUS_SETTINGS = dict(focusing_factor=3, kernel_size=5)
@@ -113,8 +115,8 @@ class CSWinFocusedAttention(FocusedLinearCore):
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, q, k, v, hw_shape):
-        return (self.attend(q, k, v, hw_shape) + self.conv_v(v, hw_shape)
-                + lepe(self.get_v, v, hw_shape))
+        return (self.attend(q, k, v, hw_shape) + self.conv_v(v, hw_shape) +
+                lepe(self.get_v, v, hw_shape))
 
 
 @MODELS.register_module()

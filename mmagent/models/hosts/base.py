@@ -23,8 +23,11 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmagent.models.checkpoint import (check_finite, check_loaded_fraction,  # issue 21
-                                       clean_state_dict, drops_derived, unwrap_state_dict)
+# yapf: disable  (isort wraps this import)
+from mmagent.models.checkpoint import (check_finite, check_loaded_fraction,
+                                       clean_state_dict, drops_derived,
+                                       unwrap_state_dict)
+# yapf: enable
 from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import check_agent_shape
 from mmagent.models.layers.runtime import DEFAULT_BIAS_CACHE_MB, configure_runtime
@@ -98,13 +101,15 @@ def agent_stage_cfgs(agent_num, downstream_agent_shapes, num_stages=NUM_STAGES,
     ``agent_num`` (perfect squares) and ``downstream_agent_shapes`` (None: the
     pretraining grids), with errors that name them."""
     nums = as_stage_list('agent_num', agent_num, num_stages)
-    if any(math.isqrt(a) ** 2 != a for a in nums):
+    if any(math.isqrt(a)**2 != a for a in nums):
         raise ValueError(f'agent_num entries must be perfect squares (4, 9, 16, 49, '
                          f'...), got {agent_num!r}')
     shapes = [None] * num_stages if downstream_agent_shapes is None else \
         as_shape_list('downstream_agent_shapes', downstream_agent_shapes, num_stages)
-    return [dict(type=type, agent_num=a, downstream_agent_shape=s)
-            for a, s in zip(nums, shapes)]
+    return [
+        dict(type=type, agent_num=a, downstream_agent_shape=s)
+        for a, s in zip(nums, shapes)
+    ]
 
 
 def preset_settings(preset, arch, kwargs, defaults):
@@ -117,8 +122,10 @@ def preset_settings(preset, arch, kwargs, defaults):
     given = {k: kwargs.pop(k) for k in list(defaults) if k in kwargs}
     given = {k: v for k, v in given.items() if v is not None}
     in_zoo = set(next(iter(preset.arch_zoo.values())))
-    resolved = preset.resolve_arch(
-        arch, **{k: v for k, v in given.items() if k in in_zoo})
+    resolved = preset.resolve_arch(arch, **{
+        k: v
+        for k, v in given.items() if k in in_zoo
+    })
     return {k: given.get(k, resolved.get(k, default)) for k, default in defaults.items()}
 
 
@@ -217,24 +224,27 @@ def attention_plan(attn, attn_type, depths):
     """
     num_stages = len(depths)
     if isinstance(attn, dict) and 'type' not in attn:
-        if not attn or any(not (isinstance(k, str) and len(k) == 1 and k.isupper()
-                                and k != 'M') for k in attn):
+        if not attn or any(
+                not (isinstance(k, str) and len(k) == 1 and k.isupper() and k != 'M')
+                for k in attn):
             raise ValueError(f'attn must be an attention config (with type=...) or a '
                              f'map of single capital letters (not M) to configs, got '
                              f'keys {sorted(map(str, attn))}')
         if attn_type is None:
             raise ValueError(f'attn is a letter map ({", ".join(attn)}): attn_type must '
                              f'say which letter each stage uses')
-        per_letter = {k: _per_stage(f'attn[{k!r}]', v, num_stages)
-                      for k, v in attn.items()}
+        per_letter = {
+            k: _per_stage(f'attn[{k!r}]', v, num_stages)
+            for k, v in attn.items()
+        }
         letters = parse_attn_type(attn_type, depths, tuple(attn))
         return [[per_letter[letter][i] for letter in stage]
                 for i, stage in enumerate(letters)]
     if attn_type is not None:
         raise ValueError(f'attn_type {attn_type!r} needs attn to be a letter map, e.g. '
                          f'dict(A=dict(type=...), B=dict(type=...))')
-    return [[cfg] * depth for cfg, depth in zip(_per_stage('attn', attn, num_stages),
-                                                depths)]
+    return [[cfg] * depth
+            for cfg, depth in zip(_per_stage('attn', attn, num_stages), depths)]
 
 
 def attention_class(cfg):
@@ -254,8 +264,10 @@ def accepted_arguments(cls):
         if '__init__' not in vars(klass):
             continue
         params = inspect.signature(vars(klass)['__init__']).parameters.values()
-        names |= {p.name for p in params
-                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        names |= {
+            p.name
+            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
     return names - {'self'}
@@ -311,8 +323,8 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, in_channels, embed_dims, patch_size, pad=False, norm_eps=1e-5):
         super().__init__()
-        self.adaptive_padding = AdaptivePadding(
-            kernel_size=patch_size, stride=patch_size, padding='corner') if pad else None
+        self.adaptive_padding = AdaptivePadding(kernel_size=patch_size, stride=patch_size,
+                                                padding='corner') if pad else None
         self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
 
@@ -343,8 +355,8 @@ class TransformerBlock(nn.Module):
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = mlp if mlp is not None else Mlp(
-            embed_dims, int(embed_dims * mlp_ratio), drop=drop)
+        self.mlp = mlp if mlp is not None else Mlp(embed_dims, int(embed_dims *
+                                                                   mlp_ratio), drop=drop)
 
     def forward(self, x, hw_shape):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
@@ -520,18 +532,26 @@ class BaseBackbone(BaseModule):
         logger = MMLogger.get_current_instance()
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location,
                                                 logger=logger)
-        state = clean_state_dict(unwrap_state_dict(ckpt, str(checkpoint)),
-                                 prefix='backbone.', derived=self.derived_buffers)
+        state = clean_state_dict(
+            unwrap_state_dict(ckpt, str(checkpoint)), prefix='backbone.',
+            derived=self.derived_buffers)
         full = state  # issue 21: what the file holds, for check_loaded_fraction
         state, ignored = self.checkpoint_filter(state)
         own = self.state_dict()
         ignored = list(ignored) + [k for k in state if k not in own]
         state = {k: v for k, v in state.items() if k in own}
-        check_loaded_fraction(type(self).__name__, checkpoint, full, [  # issue 21
-            k for k, v in state.items() if v.shape == own[k].shape])
+        check_loaded_fraction(
+            type(self).__name__,
+            checkpoint,
+            full,
+            [  # issue 21
+                k for k, v in state.items() if v.shape == own[k].shape
+            ])
         check_finite(state, f'{type(self).__name__}: {checkpoint}')  # issue 21
-        bad = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-               for k, v in state.items() if v.shape != own[k].shape]
+        bad = [
+            f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+            for k, v in state.items() if v.shape != own[k].shape
+        ]
         if bad:
             raise ValueError(f'{type(self).__name__}: cannot load {checkpoint}: shape '
                              f'mismatch for ' + '; '.join(bad))
@@ -547,9 +567,10 @@ class BaseBackbone(BaseModule):
             msg += f'; downstream-only, initialised fresh: {", ".join(fresh)}'
         print_log(msg, logger='current')
         if missing:
-            print_log(f'{type(self).__name__}: {checkpoint} lacks {len(missing)} '
-                      f'backbone keys, left at their initial values: '
-                      f'{", ".join(missing)}', logger='current', level=30)
+            print_log(
+                f'{type(self).__name__}: {checkpoint} lacks {len(missing)} '
+                f'backbone keys, left at their initial values: '
+                f'{", ".join(missing)}', logger='current', level=30)
         return missing, sorted(ignored)
 
 
@@ -578,8 +599,10 @@ class SwinLayoutBackbone(BaseBackbone):
             self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
         self.stem = [self.patch_embed]
         self.stage_modules = [
-            [self.layers[i]] + ([getattr(self, f'norm{i}')] if i in self.out_indices
-                                else []) for i in range(len(self.layers))]
+            [self.layers[i]] +
+            ([getattr(self, f'norm{i}')] if i in self.out_indices else [])
+            for i in range(len(self.layers))
+        ]
         self.finish_build()
 
     def forward(self, x):
@@ -596,9 +619,10 @@ class SwinLayoutBackbone(BaseBackbone):
         return tuple(outs)
 
 
-__all__ = ['BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed',
-           'TransformerBlock', 'DropPath', 'resolve_arch', 'as_stage_list',
-           'as_shape_list', 'agent_stage_cfgs', 'agent_letter_map', 'preset_settings',
-           'AGENT_SETTINGS', 'check_heads', 'parse_attn_type', 'attention_plan',
-           'attention_class', 'accepted_arguments', 'build_attention',
-           'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES']
+__all__ = [
+    'BaseBackbone', 'SwinLayoutBackbone', 'Stage', 'PatchEmbed', 'TransformerBlock',
+    'DropPath', 'resolve_arch', 'as_stage_list', 'as_shape_list', 'agent_stage_cfgs',
+    'agent_letter_map', 'preset_settings', 'AGENT_SETTINGS', 'check_heads',
+    'parse_attn_type', 'attention_plan', 'attention_class', 'accepted_arguments',
+    'build_attention', 'check_out_indices', 'drop_path_rates', 'to_map', 'NUM_STAGES'
+]

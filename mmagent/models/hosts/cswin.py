@@ -47,8 +47,8 @@ class CSWinBlock(nn.Module):
             half = q.shape[-1] // 2
             out = torch.cat([
                 attn(q[..., part], k[..., part], v[..., part], hw_shape)
-                for attn, part in zip(self.attns, (slice(0, half), slice(half, None)))],
-                dim=-1)
+                for attn, part in zip(self.attns, (slice(0, half), slice(half, None)))
+            ], dim=-1)
         return self.proj_drop(self.proj(out))
 
     def forward(self, x, hw_shape):
@@ -61,8 +61,9 @@ class Stem(nn.Sequential):
     and ``.2``)."""
 
     def __init__(self, in_channels, embed_dims):
-        super().__init__(nn.Conv2d(in_channels, embed_dims, 7, stride=4, padding=2),
-                         nn.Flatten(2), nn.LayerNorm(embed_dims))
+        super().__init__(
+            nn.Conv2d(in_channels, embed_dims, 7, stride=4, padding=2), nn.Flatten(2),
+            nn.LayerNorm(embed_dims))
 
     def forward(self, x):
         x = self[0](x)
@@ -123,12 +124,12 @@ class CSWinHost(BaseBackbone):
     do not divide a map are padded (and the padding masked).
     """
     arch_zoo = {
-        'tiny': dict(embed_dims=64, depths=[2, 4, 18, 1], num_heads=[2, 4, 8, 16],
-                     mlp_ratio=4.),
-        'small': dict(embed_dims=64, depths=[3, 6, 29, 2], num_heads=[2, 4, 8, 16],
-                      mlp_ratio=4.),
-        'base': dict(embed_dims=96, depths=[3, 6, 29, 2], num_heads=[4, 8, 16, 32],
-                     mlp_ratio=4.),
+        'tiny':
+        dict(embed_dims=64, depths=[2, 4, 18, 1], num_heads=[2, 4, 8, 16], mlp_ratio=4.),
+        'small':
+        dict(embed_dims=64, depths=[3, 6, 29, 2], num_heads=[2, 4, 8, 16], mlp_ratio=4.),
+        'base':
+        dict(embed_dims=96, depths=[3, 6, 29, 2], num_heads=[4, 8, 16, 32], mlp_ratio=4.),
     }
     published_prefixes = ('stage', 'merge', 'norm0.', 'norm1.', 'norm2.', 'norm3.')
     downstream_only_keys = ('norm0', 'norm1', 'norm2', 'norm3')
@@ -163,16 +164,21 @@ class CSWinHost(BaseBackbone):
                            split_size=self.split_size[i])
             if i > 0:
                 self.add_module(f'merge{i}', MergeBlock(self.embed_dims[i - 1], dims))
-            self.add_module(f'stage{i + 1}', nn.ModuleList([
-                self.block(i, c, context, cfg['mlp_ratio'], rate, drop_rate)
-                for c, rate in zip(plan[i], dpr[i])]))
+            self.add_module(
+                f'stage{i + 1}',
+                nn.ModuleList([
+                    self.block(i, c, context, cfg['mlp_ratio'], rate, drop_rate)
+                    for c, rate in zip(plan[i], dpr[i])
+                ]))
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i]))
         self.stem = [self.stage1_conv_embed]
         self.stage_modules = [
-            ([getattr(self, f'merge{i}')] if i else []) + [getattr(self, f'stage{i + 1}')]
-            + ([getattr(self, f'norm{i}')] if i in self.out_indices else [])
-            for i in range(4)]
+            ([getattr(self, f'merge{i}')] if i else []) +
+            [getattr(self, f'stage{i + 1}')] +
+            ([getattr(self, f'norm{i}')] if i in self.out_indices else [])
+            for i in range(4)
+        ]
         self.finish_build()
 
     def block(self, i, cfg, context, mlp_ratio, drop_path, drop):

@@ -70,12 +70,14 @@ class DeiTHost(BaseBackbone):
     published_prefixes = ('patch_embed.', 'cls_token', 'pos_embed', 'blocks.', 'norm.')
     default_attn = dict(type='mmagent.DeiTSelfAttention')
 
-    def __init__(self, arch='tiny', attn=None, img_size=224, patch_size=16,
-                 in_channels=3, embed_dims=None, depth=None, num_heads=None,
-                 mlp_ratio=None, qkv_bias=True, drop_rate=0., attn_drop_rate=0.,
-                 drop_path_rate=0.1, out_indices=-1, **kwargs):
-        cfg = resolve_arch(type(self).__name__, arch, self.arch_zoo, dict(
-            embed_dims=embed_dims, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio))
+    def __init__(self, arch='tiny', attn=None, img_size=224, patch_size=16, in_channels=3,
+                 embed_dims=None, depth=None, num_heads=None, mlp_ratio=None,
+                 qkv_bias=True, drop_rate=0., attn_drop_rate=0., drop_path_rate=0.1,
+                 out_indices=-1, **kwargs):
+        cfg = resolve_arch(
+            type(self).__name__, arch, self.arch_zoo,
+            dict(embed_dims=embed_dims, depth=depth, num_heads=num_heads,
+                 mlp_ratio=mlp_ratio))
         check_positive_ints(cfg, ('embed_dims', 'depth', 'num_heads'))
         if cfg['embed_dims'] % cfg['num_heads']:
             raise ValueError(f'embed_dims ({cfg["embed_dims"]}) must be divisible by '
@@ -100,9 +102,11 @@ class DeiTHost(BaseBackbone):
         self.pos_drop = nn.Dropout(drop_rate)
         rates = drop_path_rates(drop_path_rate, [depth])[0]
         self.blocks = nn.ModuleList([
-            TransformerBlock(dims, build_attention(plan[i][0], **context),
-                             cfg['mlp_ratio'], drop=drop_rate, drop_path=rates[i],
-                             norm_eps=1e-6) for i in range(depth)])
+            TransformerBlock(dims, build_attention(plan[i][0],
+                                                   **context), cfg['mlp_ratio'],
+                             drop=drop_rate, drop_path=rates[i], norm_eps=1e-6)
+            for i in range(depth)
+        ])
         self.norm = nn.LayerNorm(dims, eps=1e-6)
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)

@@ -148,12 +148,12 @@ class MLLAHost(SwinLayoutBackbone):
             :class:`~mmagent.models.hosts.base.BaseBackbone`.
     """
     arch_zoo = {
-        'tiny': dict(embed_dims=64, depths=[2, 4, 8, 4], num_heads=[2, 4, 8, 16],
-                     mlp_ratio=4.),
-        'small': dict(embed_dims=64, depths=[3, 6, 21, 6], num_heads=[2, 4, 8, 16],
-                      mlp_ratio=4.),
-        'base': dict(embed_dims=96, depths=[3, 6, 21, 6], num_heads=[3, 6, 12, 24],
-                     mlp_ratio=4.),
+        'tiny':
+        dict(embed_dims=64, depths=[2, 4, 8, 4], num_heads=[2, 4, 8, 16], mlp_ratio=4.),
+        'small':
+        dict(embed_dims=64, depths=[3, 6, 21, 6], num_heads=[2, 4, 8, 16], mlp_ratio=4.),
+        'base':
+        dict(embed_dims=96, depths=[3, 6, 21, 6], num_heads=[3, 6, 12, 24], mlp_ratio=4.),
     }
     published_prefixes = ('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
                           'norm3.')
@@ -187,9 +187,12 @@ class MLLAHost(SwinLayoutBackbone):
             context = dict(embed_dims=self.embed_dims[i], num_heads=self.num_heads[i],
                            pretrain_hw=(grid, grid), qkv_bias=qkv_bias,
                            attn_drop=attn_drop_rate, proj_drop=drop_rate)
-            blocks = [MLLABlock(self.embed_dims[i], build_attention(c, **context),
-                                mlp_ratio, drop=drop_rate, drop_path=rate)
-                      for c, rate in zip(plan[i], dpr[i])]
-            self.layers.append(Stage(
-                blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
+            blocks = [
+                MLLABlock(self.embed_dims[i], build_attention(c, **context), mlp_ratio,
+                          drop=drop_rate, drop_path=rate)
+                for c, rate in zip(plan[i], dpr[i])
+            ]
+            self.layers.append(
+                Stage(blocks,
+                      PatchMerging(self.embed_dims[i]) if i < 3 else None))
         self.add_output_norms()

@@ -47,8 +47,9 @@ class PVTHost(BaseBackbone):
             :class:`~mmagent.models.hosts.base.BaseBackbone`.
     """
     arch_zoo = {
-        name: dict(embed_dims=[64, 128, 320, 512], depths=depths, num_heads=[1, 2, 5, 8],
-                   mlp_ratios=[8, 8, 4, 4], sr_ratios=[8, 4, 2, 1])
+        name:
+        dict(embed_dims=[64, 128, 320, 512], depths=depths, num_heads=[1, 2, 5, 8],
+             mlp_ratios=[8, 8, 4, 4], sr_ratios=[8, 4, 2, 1])
         for name, depths in (('tiny', [2, 2, 2, 2]), ('small', [3, 4, 6, 3]),
                              ('medium', [3, 4, 18, 3]), ('large', [3, 8, 27, 3]))
     }
@@ -90,7 +91,8 @@ class PVTHost(BaseBackbone):
             blocks = nn.ModuleList([
                 TransformerBlock(dims, build_attention(c, **context), self.mlp_ratios[i],
                                  drop=drop_rate, drop_path=rate, norm_eps=1e-6)
-                for c, rate in zip(plan[i], dpr[i])])
+                for c, rate in zip(plan[i], dpr[i])
+            ])
             setattr(self, f'patch_embed{i + 1}', patch_embed)
             setattr(self, f'pos_embed{i + 1}', pos_embed)
             setattr(self, f'block{i + 1}', blocks)
@@ -107,8 +109,8 @@ class PVTHost(BaseBackbone):
     def pos_embed_for(self, i, hw_shape):
         """Stage i's position embedding resized (bilinear) to the map, (1, N, C)."""
         grid = self.pos_grids[i]
-        return resize_pos_embed(getattr(self, f'pos_embed{i + 1}'), (grid, grid),
-                                hw_shape)
+        return resize_pos_embed(
+            getattr(self, f'pos_embed{i + 1}'), (grid, grid), hw_shape)
 
     def forward(self, x):
         min_size = self.patch_size * 8  # the patch conv, then three stride-2 convs

@@ -74,15 +74,18 @@ class PVTv2Host(BaseBackbone):
             :class:`~mmagent.models.hosts.base.BaseBackbone`.
     """
     arch_zoo = {
-        name: dict(embed_dims=dims, depths=depths, num_heads=[1, 2, 5, 8], mlp_ratios=mlp,
-                   sr_ratios=[8, 4, 2, 1])
-        for name, dims, depths, mlp in (
-            ('b0', [32, 64, 160, 256], [2, 2, 2, 2], [8, 8, 4, 4]),
-            ('b1', [64, 128, 320, 512], [2, 2, 2, 2], [8, 8, 4, 4]),
-            ('b2', [64, 128, 320, 512], [3, 4, 6, 3], [8, 8, 4, 4]),
-            ('b3', [64, 128, 320, 512], [3, 4, 18, 3], [8, 8, 4, 4]),
-            ('b4', [64, 128, 320, 512], [3, 8, 27, 3], [8, 8, 4, 4]),
-            ('b5', [64, 128, 320, 512], [3, 6, 40, 3], [4, 4, 4, 4]))
+        name:
+        dict(embed_dims=dims, depths=depths, num_heads=[1, 2, 5, 8], mlp_ratios=mlp,
+             sr_ratios=[8, 4, 2, 1])
+        for name, dims, depths, mlp in (('b0', [32, 64, 160, 256], [2, 2, 2, 2],
+                                         [8, 8, 4, 4]), ('b1', [64, 128, 320, 512],
+                                                         [2, 2, 2, 2], [8, 8, 4, 4]),
+                                        ('b2', [64, 128, 320, 512], [3, 4, 6, 3],
+                                         [8, 8, 4, 4]), ('b3', [64, 128, 320, 512],
+                                                         [3, 4, 18, 3], [8, 8, 4, 4]),
+                                        ('b4', [64, 128, 320, 512], [3, 8, 27, 3],
+                                         [8, 8, 4, 4]), ('b5', [64, 128, 320, 512],
+                                                         [3, 6, 40, 3], [4, 4, 4, 4]))
     }
     published_prefixes = ('patch_embed', 'block', 'norm1.', 'norm2.', 'norm3.', 'norm4.')
     default_attn = dict(type='mmagent.PVTSRAttention')
@@ -118,7 +121,8 @@ class PVTv2Host(BaseBackbone):
             blocks = nn.ModuleList([
                 TransformerBlock(dims, build_attention(c, **context), drop_path=rate,
                                  norm_eps=1e-6, mlp=DWConvMlp(dims, hidden, drop_rate))
-                for c, rate in zip(plan[i], dpr[i])])
+                for c, rate in zip(plan[i], dpr[i])
+            ])
             norm = nn.LayerNorm(dims, eps=1e-6)
             setattr(self, f'patch_embed{i + 1}', patch_embed)
             setattr(self, f'block{i + 1}', blocks)

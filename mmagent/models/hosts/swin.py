@@ -6,8 +6,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock, as_stage_list,
-                   attention_plan, build_attention, check_heads, drop_path_rates)
+# yapf: disable  (isort wraps this import)
+from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
+                   as_stage_list, attention_plan, build_attention, check_heads,
+                   drop_path_rates)
+
+# yapf: enable
 
 __all__ = ['SwinHost', 'PatchMerging', 'check_base_dims']
 
@@ -39,8 +43,9 @@ class PatchMerging(nn.Module):
         x = x.view(b, h, w, c)
         if h % 2 or w % 2:
             x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
-                       x[:, 1::2, 1::2]], dim=-1)
+        x = torch.cat(
+            [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]],
+            dim=-1)
         hw_shape = (x.shape[1], x.shape[2])
         return self.reduction(self.norm(x.flatten(1, 2))), hw_shape
 
@@ -81,12 +86,13 @@ class SwinHost(SwinLayoutBackbone):
             :class:`~mmagent.models.hosts.base.BaseBackbone`.
     """
     arch_zoo = {
-        'tiny': dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
-                     mlp_ratio=4.),
-        'small': dict(embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24],
-                      mlp_ratio=4.),
-        'base': dict(embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
-                     mlp_ratio=4.),
+        'tiny':
+        dict(embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], mlp_ratio=4.),
+        'small':
+        dict(embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24], mlp_ratio=4.),
+        'base':
+        dict(embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
+             mlp_ratio=4.),
     }
     published_prefixes = ('patch_embed.', 'layers.', 'norm0.', 'norm1.', 'norm2.',
                           'norm3.', 'absolute_pos_embed')
@@ -126,7 +132,9 @@ class SwinHost(SwinLayoutBackbone):
                 TransformerBlock(self.embed_dims[i],
                                  build_attention(c, shift=j % 2 == 1, **context),
                                  cfg['mlp_ratio'], drop=drop_rate, drop_path=dpr[i][j])
-                for j, c in enumerate(plan[i])]
-            self.layers.append(Stage(
-                blocks, PatchMerging(self.embed_dims[i]) if i < 3 else None))
+                for j, c in enumerate(plan[i])
+            ]
+            self.layers.append(
+                Stage(blocks,
+                      PatchMerging(self.embed_dims[i]) if i < 3 else None))
         self.add_output_norms()

@@ -10,8 +10,9 @@ from .sr_attention import PVTSRAttention
 from .stripe_attention import CSWinStripeAttention
 from .window_attention import SwinWindowAttention
 
-__all__ = ['AgentAttention', 'BiasCacheBudget', 'CSWinStripeAttention',
-           'DeformableAttention', 'DeiTSelfAttention', 'FocusedLinearAttention',
-           'MLLALinearAttention', 'Mlp', 'NeighborhoodAttention', 'PVTSRAttention',
-           'SwinWindowAttention', 'agent_attention_biases', 'configure_runtime',
-           'set_cpu_kernels']
+__all__ = [
+    'AgentAttention', 'BiasCacheBudget', 'CSWinStripeAttention', 'DeformableAttention',
+    'DeiTSelfAttention', 'FocusedLinearAttention', 'MLLALinearAttention', 'Mlp',
+    'NeighborhoodAttention', 'PVTSRAttention', 'SwinWindowAttention',
+    'agent_attention_biases', 'configure_runtime', 'set_cpu_kernels'
+]

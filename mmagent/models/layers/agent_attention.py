@@ -21,8 +21,10 @@ from mmagent.registry import MODELS
 from . import cpu_kernels
 from .runtime import DEFAULT_BIAS_CACHE_MB, BiasCacheBudget
 
-__all__ = ['AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid',
-           'agent_side', 'token_side', 'bilinear_matrix', 'check_agent_shape']
+__all__ = [
+    'AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid',
+    'agent_side', 'token_side', 'bilinear_matrix', 'check_agent_shape'
+]
 
 
 def check_agent_shape(value, name='downstream_agent_shape'):
@@ -33,9 +35,8 @@ def check_agent_shape(value, name='downstream_agent_shape'):
         shape = tuple(value)
     except TypeError:
         shape = None
-    if (shape is None or len(shape) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                       for v in shape)):
+    if (shape is None or len(shape) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
         raise ValueError(f'{name} must be two positive integers (rows, cols), '
                          f'got {value!r}')
     return shape
@@ -58,8 +59,9 @@ def bilinear_matrix(in_size, out_size, dtype=torch.float32, device=None):
 
 def agent_resize_matrix(pool, agent_shape, dtype=torch.float32, device=None):
     """(n, a) matrix resizing a row-major p x p agent grid to ``agent_shape``."""
-    return torch.kron(bilinear_matrix(pool, agent_shape[0], dtype, device),
-                      bilinear_matrix(pool, agent_shape[1], dtype, device))
+    return torch.kron(
+        bilinear_matrix(pool, agent_shape[0], dtype, device),
+        bilinear_matrix(pool, agent_shape[1], dtype, device))
 
 
 def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
@@ -74,11 +76,12 @@ def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
     together (two bilinear resizes instead of four), and the terms are summed here,
     before the agent-grid resize.
     """
+
     def to_map(bias):  # (2h, a, r0, r1) -> (2h, a, H, W)
         return F.interpolate(bias, size=hw_shape, mode='bilinear', align_corners=False)
 
-    grid = to_map(torch.cat([an_bias, na_bias])) + to_map(torch.cat(
-        [(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
+    grid = to_map(torch.cat([an_bias, na_bias])) + to_map(
+        torch.cat([(ah_bias + aw_bias)[0], (ha_bias + wa_bias)[0].permute(0, 3, 1, 2)]))
     return grid.flatten(2)
 
 
@@ -110,8 +113,8 @@ def grid_to_biases(grid, resize):
     return agent_side(grid, resize), token_side(grid, resize)
 
 
-def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias,
-                           hw_shape, agent_shape, resize=None):
+def agent_attention_biases(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape,
+                           agent_shape, resize=None):
     """Resize the six agent-bias parameters to a token map and an agent grid.
 
     Args:
@@ -150,26 +153,20 @@ class AgentAttentionCore(BaseModule):
     """
     num_prefix_tokens = 0
 
-    def __init__(self,
-                 num_heads,
-                 agent_num=49,
-                 pretrain_hw=(7, 7),
-                 downstream_agent_shape=None,
-                 cache_biases=True,
-                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
-                 cpu_kernels=False,
-                 init_cfg=None):
+    def __init__(self, num_heads, agent_num=49, pretrain_hw=(7, 7),
+                 downstream_agent_shape=None, cache_biases=True,
+                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB, cpu_kernels=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if (not isinstance(agent_num, int) or agent_num <= 0
-                or math.isqrt(agent_num) ** 2 != agent_num):
+                or math.isqrt(agent_num)**2 != agent_num):
             raise ValueError(f'agent_num must be a perfect square (4, 9, 16, 49, ...), '
                              f'got {agent_num!r}')
         pool = math.isqrt(agent_num)
         self.num_heads = num_heads
         self.agent_num = agent_num
         self.pretrain_hw = check_agent_shape(pretrain_hw, 'pretrain_hw')
-        self.agent_shape = check_agent_shape(
-            (pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
+        self.agent_shape = check_agent_shape((
+            pool, pool) if downstream_agent_shape is None else downstream_agent_shape)
         self.cache_biases = cache_biases
         # A host replaces both with its model's (``configure_runtime``).
         self.bias_cache_budget = BiasCacheBudget(bias_cache_mb)
@@ -211,17 +208,16 @@ class AgentAttentionCore(BaseModule):
 
     def biases(self, hw_shape):
         """The resized biases ``(agent_bias (h, n, N), token_bias (h, N, n))``."""
-        return grid_to_biases(self.bias_grid(hw_shape, self.an_bias.dtype),
-                              self.agent_resize)
+        return grid_to_biases(
+            self.bias_grid(hw_shape, self.an_bias.dtype), self.agent_resize)
 
     def bias_grid(self, hw_shape, dtype):
         """:func:`bias_grid` of this layer's parameters in ``dtype``; cached in eval
         mode without gradients (see ``cache_biases``)."""
         params = [getattr(self, n) for n in self.bias_names]
-        use_cache = (self.cache_biases and not self.training
-                     and not cpu_kernels.is_compiling()
-                     and not (torch.is_grad_enabled()
-                              and any(p.requires_grad for p in params)))
+        use_cache = (
+            self.cache_biases and not self.training and not cpu_kernels.is_compiling()
+            and not (torch.is_grad_enabled() and any(p.requires_grad for p in params)))
         if use_cache:
             key = (tuple(hw_shape), dtype, params[0].device,
                    tuple(p.data_ptr() for p in params))
@@ -229,8 +225,8 @@ class AgentAttentionCore(BaseModule):
                 return self._bias_cache[1]
         grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
         self._bias_cache = None
-        if use_cache and self.bias_cache_budget.admit(
-                self, grid.numel() * grid.element_size()):
+        if use_cache and self.bias_cache_budget.admit(self,
+                                                      grid.numel() * grid.element_size()):
             self._bias_cache = (key, grid)
         return grid
 
@@ -244,8 +240,9 @@ class AgentAttentionCore(BaseModule):
         ``dtype``, differentiable; one per call and shape, shared by the whole batch.
         (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
         grid = self.bias_grid(hw_shape, dtype)
-        return (self.side_bias(agent_side, grid).unsqueeze(0),
-                self.side_bias(token_side, grid).unsqueeze(0))
+        return (self.side_bias(agent_side,
+                               grid).unsqueeze(0), self.side_bias(token_side,
+                                                                  grid).unsqueeze(0))
 
     def check_tokens(self, length, hw_shape):
         """The number of prefix tokens, after checking ``length`` against the map."""
@@ -275,8 +272,9 @@ class AgentAttentionCore(BaseModule):
         agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)
 
         drop = attn_drop if self.training else 0.
-        needs_grad = torch.is_grad_enabled() and (
-            q.requires_grad or any(p.requires_grad for p in self.parameters()))
+        needs_grad = torch.is_grad_enabled() and (q.requires_grad
+                                                  or any(p.requires_grad
+                                                         for p in self.parameters()))
         use_kernels = self.use_cpu_kernels
         if cpu_kernels.attention_kernel_applies(q, needs_grad, drop, use_kernels):
             grid = self.bias_grid((height, width), self.an_bias.dtype)
@@ -292,17 +290,22 @@ class AgentAttentionCore(BaseModule):
         # Each mask is built right before its step and freed after it: the two
         # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
         if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad, use_kernels):
+
             def mask(side):
                 return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
         else:
+
             def mask(side):
                 return self.side_bias(side, grid).unsqueeze(0)
+
         # Aggregation: the agents read every token.
-        agent_v = F.scaled_dot_product_attention(
-            a_h, k_h, v_h, attn_mask=mask(agent_side), dropout_p=drop, scale=scale)
+        agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h,
+                                                 attn_mask=mask(agent_side),
+                                                 dropout_p=drop, scale=scale)
         # Broadcast: every token reads the agents.
-        out = F.scaled_dot_product_attention(
-            q_h, a_h, agent_v, attn_mask=mask(token_side), dropout_p=drop, scale=scale)
+        out = F.scaled_dot_product_attention(q_h, a_h, agent_v,
+                                             attn_mask=mask(token_side), dropout_p=drop,
+                                             scale=scale)
         return out.transpose(1, 2).reshape(batch, length, channels)
 
 
@@ -348,22 +351,11 @@ class AgentAttention(AgentAttentionCore):
     map size ``hw_shape = (H, W)``, and returns (B, N, C).
     """
 
-    def __init__(self,
-                 embed_dims,
-                 num_heads,
-                 agent_num=49,
-                 pretrain_hw=(7, 7),
-                 downstream_agent_shape=None,
-                 qkv_layout='qkv',
-                 qkv_bias=True,
-                 qk_scale=None,
-                 attn_drop=0.,
-                 proj_drop=0.,
-                 kernel_size=3,
-                 cache_biases=True,
-                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
-                 cpu_kernels=False,
-                 init_cfg=None):
+    def __init__(self, embed_dims, num_heads, agent_num=49, pretrain_hw=(7, 7),
+                 downstream_agent_shape=None, qkv_layout='qkv', qkv_bias=True,
+                 qk_scale=None, attn_drop=0., proj_drop=0., kernel_size=3,
+                 cache_biases=True, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
+                 cpu_kernels=False, init_cfg=None):
         if num_heads <= 0 or embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
                              f'num_heads ({num_heads})')
@@ -375,7 +367,7 @@ class AgentAttention(AgentAttentionCore):
                          cpu_kernels=cpu_kernels, init_cfg=init_cfg)
         self.embed_dims = embed_dims
         self.head_dims = embed_dims // num_heads
-        self.scale = qk_scale or self.head_dims ** -0.5
+        self.scale = qk_scale or self.head_dims**-0.5
         self.qkv_layout = qkv_layout
 
         if qkv_layout == 'qkv':
@@ -418,7 +410,8 @@ class AgentAttention(AgentAttentionCore):
         # Diversity restoration: depthwise conv on V viewed as an image. V is dense
         # (B, L, C), so the view is a channels-last map: no copy either way.
         v_map = v[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2)
-        lepe = self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        lepe = self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, height * width,
+                                                           channels)
         if prefix:
             out = torch.cat([out[:, :prefix], out[:, prefix:] + lepe], dim=1)
         else:

@@ -1,6 +1,7 @@
 """CPU training kernels for small machines, behind one switch (off by default).
 
-mmagent's default path is PyTorch's own ops on every device: ``scaled_dot_product_attention``
+mmagent's default path is PyTorch's own ops on every device:
+``scaled_dot_product_attention``
 with the agent biases as differentiable masks, and a plain ``Linear -> GELU -> Linear``
 MLP. This module holds the hand-written alternatives that pay off only on the CPU, where
 PyTorch's allocator hands large tensors straight to the operating system (glibc ``mmap``
@@ -33,9 +34,11 @@ import threading
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ['attention_kernel_applies', 'mlp_kernel_path', 'scratch_masks_apply',
-           'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
-           'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling']
+__all__ = [
+    'attention_kernel_applies', 'mlp_kernel_path', 'scratch_masks_apply',
+    'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
+    'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling'
+]
 
 
 def is_compiling():
@@ -69,7 +72,8 @@ def mask_into_scratch(side, grid, resize):
 
 
 def mlp_kernel_path(mlp, x):
-    """``'train'`` (:class:`ChunkedMlpFunction`), ``'infer'`` (:func:`chunked_mlp_forward`)
+    """``'train'`` (:class:`ChunkedMlpFunction`),
+    ``'infer'`` (:func:`chunked_mlp_forward`)
     or ``None`` (the plain modules) for ``mlp`` on ``x``."""
     if not _eligible(x, mlp.use_cpu_kernels) or (mlp.training and mlp.drop.p > 0):
         return None
@@ -93,7 +97,8 @@ def scratch(slot, shape, like):
             asks for the same slot again. Never save a scratch tensor for backward or
             return it.
         shape (tuple[int]): The shape wanted (contiguous).
-        like (Tensor): Gives dtype (and device: anything but the CPU gets ``torch.empty``).
+        like (Tensor): Gives dtype (and device: anything but the CPU gets
+            ``torch.empty``).
     """
     if like.device.type != 'cpu':
         return torch.empty(shape, dtype=like.dtype, device=like.device)

@@ -95,7 +95,7 @@ class DeformableAttention(BaseModule):
         rows, cols = (table_size, table_size) if isinstance(table_size, int) \
             else tuple(table_size)
         self.num_heads, self.groups, self.stride = num_heads, groups, stride
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         self.offset_range_factor = offset_range_factor
         self.attn_drop = attn_drop
         cg, k = embed_dims // groups, offset_kernel_size
@@ -115,8 +115,8 @@ class DeformableAttention(BaseModule):
         ref = _grid_2d(hk, wk, dtype, offset.device, centers=True)
         if self.offset_range_factor >= 0:
             bound = offset.new_tensor([1.0 / (hk - 1.0), 1.0 / (wk - 1.0)])
-            offset = offset.tanh().mul(bound.view(1, 2, 1, 1)).mul(
-                self.offset_range_factor)
+            offset = offset.tanh().mul(bound.view(1, 2, 1,
+                                                  1)).mul(self.offset_range_factor)
             return offset.permute(0, 2, 3, 1) + ref
         return (offset.permute(0, 2, 3, 1) + ref).clamp(-1., 1.)
 
@@ -126,10 +126,12 @@ class DeformableAttention(BaseModule):
         q_grid = _grid_2d(h, w, points.dtype, points.device, centers=False)
         bg = points.shape[0]
         shift = (q_grid.reshape(1, h * w, 1, 2) - points.reshape(bg, 1, -1, 2)).mul(0.5)
-        table = self.rpe_table[None].expand(batch, -1, -1, -1).reshape(
-            bg, self.num_heads // self.groups, *self.rpe_table.shape[1:])
-        bias = F.grid_sample(table.to(shift.dtype), shift[..., (1, 0)], mode='bilinear',
-                             align_corners=True)
+        table = self.rpe_table[None].expand(batch, -1, -1,
+                                            -1).reshape(bg, self.num_heads // self.groups,
+                                                        *self.rpe_table.shape[1:])
+        bias = F.grid_sample(
+            table.to(shift.dtype), shift[..., (1, 0)], mode='bilinear',
+            align_corners=True)
         return bias.reshape(batch, self.num_heads, h * w, -1)
 
     def forward(self, x, hw_shape):
@@ -146,8 +148,9 @@ class DeformableAttention(BaseModule):
         q = self.proj_q(x)
         points = self.sample_points(
             self.conv_offset(q.reshape(b * g, c // g, h, w)), x.dtype)
-        keys = F.grid_sample(x.reshape(b * g, c // g, h, w).to(points.dtype),
-                             points[..., (1, 0)], mode='bilinear', align_corners=True)
+        keys = F.grid_sample(
+            x.reshape(b * g, c // g, h, w).to(points.dtype), points[..., (1, 0)],
+            mode='bilinear', align_corners=True)
         keys = keys.reshape(b, c, 1, -1)
         k = self.proj_k(keys).reshape(b, heads, c // heads, -1).transpose(-1, -2)
         v = self.proj_v(keys).reshape(b, heads, c // heads, -1).transpose(-1, -2)

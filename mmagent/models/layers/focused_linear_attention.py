@@ -25,8 +25,10 @@ from mmagent.registry import MODELS
 from .linear_attention import linear_attention
 from .windows import resize_pos_embed
 
-__all__ = ['FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear',
-           'resize_positional_encoding', 'shared_dwc']
+__all__ = [
+    'FocusedLinearAttention', 'FocusedLinearCore', 'focused_linear',
+    'resize_positional_encoding', 'shared_dwc'
+]
 
 
 def resize_positional_encoding(pos, pretrain_hw, hw_shape):
@@ -47,7 +49,7 @@ def focused_linear(q, k, v, scale, num_heads, focusing_factor):
         def focus(x):
             x = (F.relu(x) + 1e-6) / s
             norm = x.norm(dim=-1, keepdim=True)
-            x = x ** focusing_factor
+            x = x**focusing_factor
             return x / x.norm(dim=-1, keepdim=True) * norm
 
         out = linear_attention(focus(q), focus(k), v, num_heads)
@@ -59,8 +61,8 @@ def shared_dwc(conv, v, hw_shape, num_heads):
     (B, N, C) viewed as a map per head; returns (B, N, C)."""
     b, n, c = v.shape
     d = c // num_heads
-    v_map = v.reshape(b, n, num_heads, d).permute(0, 2, 3, 1).reshape(b * num_heads, d,
-                                                                        *hw_shape)
+    v_map = v.reshape(b, n, num_heads, d).permute(0, 2, 3,
+                                                  1).reshape(b * num_heads, d, *hw_shape)
     return conv(v_map).reshape(b, c, n).transpose(1, 2)
 
 
@@ -78,8 +80,9 @@ class FocusedLinearCore(nn.Module):
         if num_heads <= 0 or embed_dims % num_heads:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
                              f'num_heads ({num_heads})')
-        if isinstance(focusing_factor, bool) or not isinstance(
-                focusing_factor, (int, float)) or focusing_factor <= 0:
+        if isinstance(focusing_factor,
+                      bool) or not isinstance(focusing_factor,
+                                              (int, float)) or focusing_factor <= 0:
             raise ValueError(f'focusing_factor must be a positive number, got '
                              f'{focusing_factor!r}')
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
@@ -130,8 +133,9 @@ class FocusedLinearAttention(FocusedLinearCore):
         proj_drop (float): Dropout after the output projection. Defaults to 0.
     """
 
-    def __init__(self, embed_dims, num_heads, pretrain_hw, qkv_layout='qkv', qkv_bias=True,
-                 sr_ratio=1, focusing_factor=3, kernel_size=5, proj_drop=0.):
+    def __init__(self, embed_dims, num_heads, pretrain_hw, qkv_layout='qkv',
+                 qkv_bias=True, sr_ratio=1, focusing_factor=3, kernel_size=5,
+                 proj_drop=0.):
         if qkv_layout not in ('qkv', 'q_kv'):
             raise ValueError(f"qkv_layout must be 'qkv' or 'q_kv', got {qkv_layout!r}")
         super().__init__(embed_dims, num_heads,
@@ -172,7 +176,9 @@ class FocusedLinearAttention(FocusedLinearCore):
         out = self.attend(q, k, v, kv_hw)
         if self.sr_ratio > 1:  # V back to N tokens, per head along the sequence
             d = c // self.num_heads
-            v = F.interpolate(v.reshape(b, -1, self.num_heads, d).permute(0, 2, 3, 1)
-                              .reshape(b * self.num_heads, d, -1), size=n, mode='linear')
+            v = F.interpolate(
+                v.reshape(b, -1, self.num_heads,
+                          d).permute(0, 2, 3, 1).reshape(b * self.num_heads, d, -1),
+                size=n, mode='linear')
             v = v.reshape(b, self.num_heads, d, n).permute(0, 3, 1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out + self.conv_v(v, hw_shape)))

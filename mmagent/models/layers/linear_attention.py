@@ -12,6 +12,7 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
     before ``K^T V`` and the denominator uses the mean key, so the sums stay of order
     one at any map size (the authors' current normalisation). Callers run it in float32.
     """
+
     def split(t):  # (B, L, C) -> (B, h, L, d)
         return t.unflatten(-1, (num_heads, -1)).transpose(1, 2)
 
@@ -20,5 +21,5 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
     q_num = qh if q_num is None else split(q_num)
     k_num = kh if k_num is None else split(k_num)
     z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-    kv = (k_num.transpose(-2, -1) * n ** -0.5) @ (vh * n ** -0.5)
+    kv = (k_num.transpose(-2, -1) * n**-0.5) @ (vh * n**-0.5)
     return (q_num @ kv * z).transpose(1, 2).flatten(2)

@@ -21,7 +21,7 @@ def rope_2d(x, hw_shape, base=10000):
     """
     h, w = hw_shape
     k = x.shape[-1] // 4
-    theta = 1 / (base ** (torch.arange(k, device=x.device) / k))
+    theta = 1 / (base**(torch.arange(k, device=x.device) / k))
     rows = torch.arange(h, device=x.device)[:, None] * theta  # (H, k)
     cols = torch.arange(w, device=x.device)[:, None] * theta  # (W, k)
     angles = torch.cat([rows[:, None, :].expand(h, w, k), cols[None].expand(h, w, k)],

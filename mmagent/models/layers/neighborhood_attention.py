@@ -110,10 +110,11 @@ def neighborhood_attention(q, k, v, rpb, kernel_size=7, tile_size=8, scale=None,
             inside = plan_h[2][r0][:, None, :, None] & plan_w[2][c0][None, :, None, :]
             mask = bias.masked_fill(~inside, float('-inf'))
             mask = mask.reshape(heads, 1, 1, t_h * t_w, s_h * s_w)
-            cols.append(F.scaled_dot_product_attention(
-                q_t[:, :, r0:r1, c0:c1], k_t[:, :, r0:r1, c0:c1],
-                v_t[:, :, r0:r1, c0:c1], attn_mask=mask, dropout_p=dropout_p,
-                scale=scale))
+            cols.append(
+                F.scaled_dot_product_attention(q_t[:, :, r0:r1, c0:c1], k_t[:, :, r0:r1,
+                                                                            c0:c1],
+                                               v_t[:, :, r0:r1, c0:c1], attn_mask=mask,
+                                               dropout_p=dropout_p, scale=scale))
         rows.append(torch.cat(cols, dim=3) if len(cols) > 1 else cols[0])
     out = torch.cat(rows, dim=2) if len(rows) > 1 else rows[0]
     out = out.view(b, heads, n_h, n_w, t_h, t_w, dim).permute(0, 1, 2, 4, 3, 5, 6)
@@ -143,8 +144,8 @@ class NeighborhoodAttention(BaseModule):
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
-    def __init__(self, embed_dims, num_heads, kernel_size=7, qkv_bias=True,
-                 attn_drop=0., proj_drop=0., tile_size=8, init_cfg=None):
+    def __init__(self, embed_dims, num_heads, kernel_size=7, qkv_bias=True, attn_drop=0.,
+                 proj_drop=0., tile_size=8, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if not (isinstance(kernel_size, int) and kernel_size > 1 and kernel_size % 2):
             raise ValueError(f'NeighborhoodAttention: kernel_size must be an odd integer '
@@ -158,10 +159,10 @@ class NeighborhoodAttention(BaseModule):
         self.num_heads = num_heads
         self.kernel_size = kernel_size
         self.tile_size = tile_size
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.rpb = nn.Parameter(torch.zeros(num_heads, 2 * kernel_size - 1,
-                                            2 * kernel_size - 1))
+        self.rpb = nn.Parameter(
+            torch.zeros(num_heads, 2 * kernel_size - 1, 2 * kernel_size - 1))
         trunc_normal_(self.rpb, std=.02, a=-2., b=2.)
         self.attn_drop = attn_drop
         self.proj = nn.Linear(embed_dims, embed_dims)
@@ -180,9 +181,9 @@ class NeighborhoodAttention(BaseModule):
             x = F.pad(x, (0, 0, 0, pw - width, 0, ph - height))
         qkv = self.qkv(x).view(b, ph, pw, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(3, 0, 4, 1, 2, 5).unbind(0)
-        out = neighborhood_attention(
-            q, k, v, self.rpb, self.kernel_size, self.tile_size, scale=self.scale,
-            dropout_p=self.attn_drop if self.training else 0.)
+        out = neighborhood_attention(q, k, v, self.rpb, self.kernel_size, self.tile_size,
+                                     scale=self.scale,
+                                     dropout_p=self.attn_drop if self.training else 0.)
         out = out.permute(0, 2, 3, 1, 4).reshape(b, ph, pw, c)
         if (ph, pw) != (height, width):
             out = out[:, :height, :width]

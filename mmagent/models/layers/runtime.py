@@ -3,8 +3,9 @@ the budget of the agent-bias eval caches. Nothing here is global: each model get
 own :class:`BiasCacheBudget`, shared by its own layers only."""
 import weakref
 
-__all__ = ['BiasCacheBudget', 'configure_runtime', 'set_cpu_kernels',
-           'DEFAULT_BIAS_CACHE_MB']
+__all__ = [
+    'BiasCacheBudget', 'configure_runtime', 'set_cpu_kernels', 'DEFAULT_BIAS_CACHE_MB'
+]
 
 #: Default eval-cache budget of one model, in MiB. Measured (README): with 64 MB,
 #: Agent-Swin-T eval at 800x1344 stays within the memory of mmdet's Swin-T; unbounded,

@@ -30,7 +30,7 @@ class PVTSRAttention(nn.Module):
                  sr_ratio=1):
         super().__init__()
         self.num_heads = num_heads
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
         self.attn_drop = attn_drop

@@ -51,14 +51,17 @@ class CSWinStripeAttention(nn.Module):
         self.num_heads = num_heads
         self.idx = idx
         self.split_size = split_size
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         self.attn_drop = attn_drop
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def window(self, hw_shape):
         height, width = hw_shape
-        return {-1: (height, width), 0: (height, self.split_size),
-                1: (self.split_size, width)}[self.idx]
+        return {
+            -1: (height, width),
+            0: (height, self.split_size),
+            1: (self.split_size, width)
+        }[self.idx]
 
     def key_mask(self, hw_shape, window, batch, device):
         """(B * nW, 1, 1, L) True for real tokens, or None when nothing is padded."""

@@ -26,8 +26,9 @@ def shift_mask(h_pad, w_pad, ws, shift, device):
 
 def relative_index(ws):
     """(ws*ws, ws*ws) rows of the bias table for each query/key pair of a window."""
-    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
-                                        indexing='ij')).flatten(1)  # 2, ws*ws
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(ws), torch.arange(ws),
+                       indexing='ij')).flatten(1)  # 2, ws*ws
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
     return rel[..., 0] * (2 * ws - 1) + rel[..., 1]
 
@@ -63,7 +64,7 @@ class SwinWindowAttention(nn.Module):
         self.window_size = window_size
         self.shift_size = window_size // 2 if shift else 0
         self.pad_small_map = pad_small_map
-        self.scale = (embed_dims // num_heads) ** -0.5
+        self.scale = (embed_dims // num_heads)**-0.5
         ws = window_size
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros((2 * ws - 1) * (2 * ws - 1), num_heads))
@@ -86,8 +87,9 @@ class SwinWindowAttention(nn.Module):
             dr, dc = small // (2 * ws - 1) - (ws - 1), small % (2 * ws - 1) - (ws - 1)
             index = (dr + self.window_size - 1) * full + (dc + self.window_size - 1)
         n = ws * ws
-        return self.relative_position_bias_table[index.reshape(-1)].view(
-            n, n, -1).permute(2, 0, 1)
+        return self.relative_position_bias_table[index.reshape(-1)].view(n, n,
+                                                                         -1).permute(
+                                                                             2, 0, 1)
 
     def attend(self, windows, ws, mask=None):
         """Softmax attention inside each window; windows (B * nW, ws*ws, C), mask
@@ -100,8 +102,8 @@ class SwinWindowAttention(nn.Module):
         if mask is not None:
             nw = mask.shape[0]
             bias = (bias.unsqueeze(0) + mask.unsqueeze(1))  # (nW, h, n, n)
-            bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1, -1).reshape(
-                bw, heads, n, n)
+            bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1,
+                                            -1).reshape(bw, heads, n, n)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias.to(q.dtype),
             dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
