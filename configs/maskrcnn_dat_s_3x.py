@@ -3,24 +3,8 @@
 # decay on norms and position tables; DETR-style multi-scale + crop; 3x (36 epochs,
 # steps 27 and 33), 500-iteration warm-up; drop path 0.5; gradient checkpointing; 2
 # images per GPU.
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/dat_coco.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = './maskrcnn_dat_s.py'
 
-model = dict(
-    backbone=dict(_delete_=True, type='mmagent.DAT', arch='small', drop_path_rate=0.5,
-                  with_cp=True, init_cfg=dict(type='Pretrained',
-                                              checkpoint='mmagent://dat_s_in1k')),
-    # The authors' neck makes its fifth level with a conv on the last stage's map
-    # (mmdet's Mask R-CNN default max-pools): the published files carry fpn_convs.4.
-    neck=dict(in_channels=[96, 192, 384, 768], add_extra_convs='on_input'))
-
-train_dataloader = dict(batch_size=2,
-                        dataset=dict(pipeline={{_base_.dat_mask_train_pipeline}}))
-
-# Mixed precision (the published Fp16OptimizerHook, dynamic loss scale).
-optim_wrapper = dict(
-    _delete_=True, type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0., custom_keys={{_base_.dat_no_decay}}))
+model = dict(backbone=dict(drop_path_rate=0.5))
 train_cfg = dict(max_epochs=36)
 param_scheduler = {{_base_.dat_schedule_3x}}

@@ -18,8 +18,5 @@ train_dataloader = dict(batch_size=2,
                         dataset=dict(pipeline={{_base_.dat_mask_train_pipeline}}))
 
 # Mixed precision (the published Fp16OptimizerHook, dynamic loss scale).
-optim_wrapper = dict(
-    _delete_=True, type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0., custom_keys={{_base_.dat_no_decay}}))
+optim_wrapper = {{_base_.dat_mask_optim_wrapper}}
 param_scheduler = {{_base_.dat_schedule_1x}}

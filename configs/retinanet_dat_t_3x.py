@@ -5,22 +5,8 @@
 # Published with out_indices (1, 2, 3) and FPN start_level 1 over four inputs; here the
 # backbone returns the three maps and the FPN starts at its first input: the same layers
 # under the same names.
-_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', './_base_/dat_coco.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = './retinanet_dat_t.py'
 
-model = dict(
-    backbone=dict(_delete_=True, type='mmagent.DAT', arch='tiny', out_indices=(1, 2, 3),
-                  drop_path_rate=0.2, with_cp=True,
-                  init_cfg=dict(type='Pretrained', checkpoint='mmagent://dat_t_in1k')),
-    neck=dict(in_channels=[128, 256, 512], start_level=0, add_extra_convs='on_input'))
-
-train_dataloader = dict(batch_size=2,
-                        dataset=dict(pipeline={{_base_.dat_box_train_pipeline}}))
-
-# Mixed precision (the published Fp16OptimizerHook, dynamic loss scale).
-optim_wrapper = dict(
-    _delete_=True, type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0., custom_keys={{_base_.dat_no_decay}}))
+model = dict(backbone=dict(drop_path_rate=0.2))
 train_cfg = dict(max_epochs=36)
 param_scheduler = {{_base_.dat_schedule_3x}}

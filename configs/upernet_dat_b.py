@@ -3,26 +3,13 @@
 # 6e-5, wd 0.01, no decay on norms and position tables; poly schedule (power 1) after
 # 1500 linear warm-up iterations; 8 GPUs x 2 images; drop path 0.7; gradient
 # checkpointing; full precision.
-_base_ = [
-    'mmseg::swin/'
-    'swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = './upernet_dat_t.py'
 
 model = dict(
-    pretrained=None,
-    backbone=dict(_delete_=True, type='mmagent.DAT', arch='base', drop_path_rate=0.7,
-                  with_cp=True, init_cfg=dict(type='Pretrained',
-                                              checkpoint='mmagent://dat_b_in1k')),
+    backbone=dict(arch='base', drop_path_rate=0.7,
+                  init_cfg=dict(checkpoint='mmagent://dat_b_in1k')),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512))
 
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999),
-                   weight_decay=0.01), paramwise_cfg=dict(
-                       custom_keys={
-                           k: dict(decay_mult=0.)
-                           for k in ('absolute_pos_embed', 'relative_position_bias_table',
-                                     'rpe_table', 'norm')
-                       }))
+# Full precision (the published plain OptimizerHook).
+optim_wrapper = dict(type='OptimWrapper')

@@ -2,36 +2,21 @@
 # not clash with the stock bases: AdamW wd 0.05 with no decay on norms and position
 # tables (the neighborhood attention's ``rpb`` matches none of the names and is decayed,
 # as published); DETR-style multi-scale + crop augmentation in every schedule, 1x
-# included; step schedules with a 500-iteration linear warm-up from 1e-3.
+# included (the 3x recipe's augmentation, ./coco_ms_crop_3x.py); step schedules with a
+# 500-iteration linear warm-up from 1e-3; the Mask / Cascade R-CNN optimizer (AdamW lr
+# 4e-4, mixed precision as the published Fp16OptimizerHook).
+_base_ = './coco_ms_crop_3x.py'
+
 dat_no_decay = {
     k: dict(decay_mult=0.)
     for k in ('absolute_pos_embed', 'relative_position_bias_table', 'rpe_table', 'norm')
 }
-_scales = [(480, 1333), (512, 1333), (544, 1333), (576, 1333), (608, 1333), (640, 1333),
-           (672, 1333), (704, 1333), (736, 1333), (768, 1333), (800, 1333)]
-_autoaugment = dict(
-    type='RandomChoice', transforms=[
-        [dict(type='RandomChoiceResize', scales=_scales, keep_ratio=True)],
-        [
-            dict(type='RandomChoiceResize', scales=[(400, 1333), (500, 1333),
-                                                    (600, 1333)], keep_ratio=True),
-            dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600),
-                 allow_negative_crop=True),
-            dict(type='RandomChoiceResize', scales=_scales, keep_ratio=True),
-        ],
-    ])
-dat_mask_train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    _autoaugment,
-    dict(type='PackDetInputs'),
-]
+dat_mask_train_pipeline = {{_base_.ms_crop_train_pipeline}}
 dat_box_train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomFlip', prob=0.5),
-    _autoaugment,
+    {{_base_.ms_crop_augment}},
     dict(type='PackDetInputs'),
 ]
 _warmup = dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500)
@@ -45,3 +30,7 @@ dat_schedule_3x = [
     dict(type='MultiStepLR', begin=0, end=36, by_epoch=True, milestones=[27, 33],
          gamma=0.1),
 ]
+dat_mask_optim_wrapper = dict(
+    _delete_=True, type='AmpOptimWrapper',
+    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0., custom_keys=dat_no_decay))
