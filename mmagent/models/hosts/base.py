@@ -16,7 +16,6 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmcv.cnn.bricks.transformer import AdaptivePadding
 from mmengine.logging import MMLogger, print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
@@ -31,6 +30,7 @@ from mmagent.models.checkpoint import (check_finite, check_loaded_fraction,
 from mmagent.models.layers import Mlp
 from mmagent.models.layers.agent_attention import check_agent_shape
 from mmagent.models.layers.runtime import DEFAULT_BIAS_CACHE_MB, configure_runtime
+from mmagent.models.layers.windows import pad_to_multiple
 from mmagent.registry import MODELS
 
 NUM_STAGES = 4
@@ -323,15 +323,13 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, in_channels, embed_dims, patch_size, pad=False, norm_eps=1e-5):
         super().__init__()
-        self.adaptive_padding = AdaptivePadding(kernel_size=patch_size, stride=patch_size,
-                                                padding='corner') if pad else None
+        self.pad = pad
+        self.patch_size = patch_size
         self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
 
     def forward(self, x):
-        if self.adaptive_padding is not None:
-            x = self.adaptive_padding(x)
-        x = self.proj(x)
+        x = self.proj(pad_to_multiple(x, self.patch_size) if self.pad else x)
         hw_shape = (x.shape[2], x.shape[3])
         return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
 

@@ -2,11 +2,10 @@
 and patch merging (BatchNorm) and MLLA's block (two CPE convs, SiLU-gated input and
 activation projections around the attention), the attention from the config."""
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from mmagent.models.layers import Mlp
-from mmagent.models.layers.windows import map_view, tokens
+from mmagent.models.layers.windows import map_view, pad_to_multiple, tokens
 from mmagent.registry import MODELS
 from .base import (Stage, SwinLayoutBackbone, as_stage_list, attention_plan,
                    build_attention, check_heads, drop_path_rates)
@@ -88,10 +87,7 @@ class Stem(nn.Module):
             ConvLayer(embed_dims * 4, embed_dims, 1, bias=False, act=False))
 
     def forward(self, x):
-        h, w = x.shape[2:]
-        if h % 4 or w % 4:
-            x = F.pad(x, (0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4))
-        x = self.conv1(x)
+        x = self.conv1(pad_to_multiple(x, 4))
         x = self.conv3(self.conv2(x) + x)
         return tokens(x), (x.shape[2], x.shape[3])
 
@@ -109,10 +105,7 @@ class PatchMerging(nn.Module):
             ConvLayer(mid, out, 1, act=False))
 
     def forward(self, x, hw_shape):
-        h, w = hw_shape
-        x = x.unflatten(1, hw_shape)
-        if h % 2 or w % 2:
-            x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = pad_to_multiple(x.unflatten(1, hw_shape), 2, channels_last=True)
         x = self.conv(x.permute(0, 3, 1, 2))
         return tokens(x), (x.shape[2], x.shape[3])
 

@@ -3,8 +3,8 @@ blocks with patch merging between them, a LayerNorm per output; each block's att
 from the config."""
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from mmagent.models.layers.windows import pad_to_multiple
 from mmagent.registry import MODELS
 # yapf: disable  (isort wraps this import)
 from .base import (PatchEmbed, Stage, SwinLayoutBackbone, TransformerBlock,
@@ -40,9 +40,7 @@ class PatchMerging(nn.Module):
     def forward(self, x, hw_shape):
         b, _, c = x.shape
         h, w = hw_shape
-        x = x.view(b, h, w, c)
-        if h % 2 or w % 2:
-            x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = pad_to_multiple(x.view(b, h, w, c), 2, channels_last=True)
         x = torch.cat(
             [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]],
             dim=-1)

@@ -20,6 +20,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmagent.registry import MODELS
 from . import cpu_kernels
 from .runtime import DEFAULT_BIAS_CACHE_MB, BiasCacheBudget
+from .windows import adaptive_avg_pool
 
 __all__ = [
     'AgentAttention', 'AgentAttentionCore', 'agent_attention_biases', 'bias_grid',
@@ -266,7 +267,7 @@ class AgentAttentionCore(BaseModule):
         heads = self.num_heads
         head_dims = channels // heads
         # Agents: average-pool the queries over the map (channels-last view, no copy).
-        agents = F.adaptive_avg_pool2d(
+        agents = adaptive_avg_pool(
             q[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2),
             self.agent_shape)
         agents = agents.flatten(2).transpose(1, 2)  # (B, n, C)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
-from .windows import from_windows, to_windows
+from .windows import from_windows, pad_to_multiple, to_windows
 
 __all__ = ['SwinWindowAttention', 'shift_mask']
 
@@ -115,11 +115,8 @@ class SwinWindowAttention(nn.Module):
         ws, shift = self.window_size, self.shift_size
         if not self.pad_small_map and min(h, w) <= ws:
             ws, shift = min(h, w), 0
-        x = x.view(b, h, w, c)
-        pad_r, pad_b = (ws - w % ws) % ws, (ws - h % ws) % ws
-        if pad_r or pad_b:
-            x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        padded = (h + pad_b, w + pad_r)
+        x = pad_to_multiple(x.view(b, h, w, c), ws, channels_last=True)
+        padded = (x.shape[1], x.shape[2])
         mask = None
         if shift:
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
@@ -129,6 +126,4 @@ class SwinWindowAttention(nn.Module):
         x = x.view(b, *padded, c)
         if shift:
             x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        if pad_r or pad_b:
-            x = x[:, :h, :w, :]
-        return x.reshape(b, h * w, c)
+        return x[:, :h, :w].reshape(b, h * w, c)
