@@ -127,6 +127,7 @@ def test_plain_names_do_not_displace_other_modules_in_the_root():
 
 def test_configs_list_custom_imports():
     import glob
+
     from tests.test_configs import CONFIGS  # these are checked where they build
     for path in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True):
         if osp.basename(osp.dirname(path)) == '_base_' or \
