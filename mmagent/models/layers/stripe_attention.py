@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .windows import from_windows, to_windows
+from .windows import from_windows, known_zero, to_windows
 
 __all__ = ['CSWinStripeAttention', 'lepe']
 
@@ -65,7 +65,7 @@ class CSWinStripeAttention(nn.Module):
 
     def key_mask(self, hw_shape, window, batch, device):
         """(B * nW, 1, 1, L) True for real tokens, or None when nothing is padded."""
-        if hw_shape[0] % window[0] == 0 and hw_shape[1] % window[1] == 0:
+        if known_zero(hw_shape[0] % window[0], hw_shape[1] % window[1]):
             return None
         real = torch.ones(1, hw_shape[0] * hw_shape[1], 1, device=device)
         real = to_windows(real, hw_shape, window)[..., 0] > 0  # (nW, L)
