@@ -36,10 +36,17 @@ def pad_to_multiple(x, multiple, channels_last=False):
     pair). Returns ``x`` itself when nothing needs padding."""
     mh, mw = (multiple, multiple) if isinstance(multiple, int) else multiple
     height, width = x.shape[1:3] if channels_last else x.shape[2:4]
-    pad_h, pad_w = -height % mh, -width % mw
+    # Written as "round up, then subtract" (not ``-height % mh``): for a symbolic size
+    # the padded size is then plainly a multiple, so later pads and views are proven
+    # trivial instead of being simplified through nested remainders.
+    pad_h, pad_w = _round_up(height, mh) - height, _round_up(width, mw) - width
     if known_zero(pad_h, pad_w):
         return x
     return F.pad(x, (0, 0, 0, pad_w, 0, pad_h) if channels_last else (0, pad_w, 0, pad_h))
+
+
+def _round_up(size, multiple):
+    return (size + multiple - 1) // multiple * multiple
 
 
 def to_windows(x, hw_shape, window):
@@ -48,17 +55,23 @@ def to_windows(x, hw_shape, window):
     wh, ww = window
     x = pad_to_multiple(x.unflatten(1, hw_shape), window, channels_last=True)
     b, hp, wp, c = x.shape
-    x = x.view(b, hp // wh, wh, wp // ww, ww, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, wh * ww, c)
+    nh, nw = hp // wh, wp // ww
+    x = x.view(b, nh, wh, nw, ww, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b * nh * nw, wh * ww, c)
 
 
 def from_windows(x, hw_shape, window, batch):
-    """Inverse of :func:`to_windows`, the padding cropped: (B, N, C)."""
+    """Inverse of :func:`to_windows`, the padding cropped: (B, N, C). Every size is
+    spelled out (no ``-1``): for symbolic sizes an inferred one costs the exporter a
+    long simplification."""
     (height, width), (wh, ww) = hw_shape, window
-    hp, wp = height + -height % wh, width + -width % ww
-    x = x.view(batch, hp // wh, wp // ww, wh, ww, -1).permute(0, 1, 3, 2, 4, 5)
-    x = x.reshape(batch, hp, wp, -1)[:, :height, :width]
-    return x.reshape(batch, height * width, -1)
+    hp, wp = _round_up(height, wh), _round_up(width, ww)
+    c = x.shape[-1]
+    x = x.view(batch, hp // wh, wp // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
+    x = x.reshape(batch, hp, wp, c)
+    if not known_equal((hp, wp), (height, width)):
+        x = x[:, :height, :width]
+    return x.reshape(batch, height * width, c)
 
 
 def resize_pos_embed(pos, src_hw, dst_hw, mode='bilinear', num_prefix=0):
