@@ -45,11 +45,13 @@ class ChannelsFirstLayerNorm(nn.Module):
 def _grid(n, dtype, device, centers):
     """Normalised coordinates of ``n`` rows: ``(i + 0.5) / (n - 1)`` (centers) or
     ``i / (n - 1)``, times 2, minus 1 (the authors' division by ``n - 1``)."""
+    # arange (+ 0.5), not linspace: the same values exactly (whole numbers and halves),
+    # and for a symbolic ``n`` (export) a graph that follows the size instead of a
+    # constant taken from the example.
+    line = torch.arange(0, n, dtype=dtype, device=device)
     if centers:
-        line = torch.linspace(0.5, n - 0.5, n, dtype=dtype, device=device)
-    else:
-        line = torch.arange(0, n, dtype=dtype, device=device)
-    return line.div(n - 1.0).mul(2.0).sub(1.0)
+        line = line + 0.5
+    return line.div(n - 1).mul(2.0).sub(1.0)
 
 
 def _grid_2d(h, w, dtype, device, centers):

@@ -39,10 +39,14 @@ def _axis_plan(length, kernel_size, tile_size, device):
         ``out_index`` (length,) where each row's output is in the tiled output; the
         runs ``[(first, last + 1), ...]`` of tiles with equal ``valid``.
     """
-    t = min(tile_size, length)
+    if isinstance(length, int):
+        t = min(tile_size, length)
+    else:  # a symbolic size (export): one plan for every length >= tile_size
+        torch._check(length >= tile_size)
+        t = tile_size
     half = kernel_size // 2
     s = t + 2 * half
-    n = -(-length // t)
+    n = (length + t - 1) // t  # ceil; not -(-a // b): ONNX lowers that with truncation
     starts = torch.clamp(torch.arange(n, device=device) * t, max=length - t)
     local_q = torch.arange(t, device=device)
     local_k = torch.arange(s, device=device)
@@ -56,6 +60,9 @@ def _axis_plan(length, kernel_size, tile_size, device):
     tile = torch.clamp(rows // t, max=n - 1)
     out_index = tile * t + rows - starts[tile]
     runs, begin = [], 0
+    if not isinstance(n, int):  # symbolic: no runs, every tile takes its own mask
+        return (q_rows.flatten(), (k_rows + half).flatten(), valid, rel, out_index, None,
+                (n, t, s))
     for i in range(1, n + 1):
         if i == n or not torch.equal(valid[i], valid[begin]):
             runs.append((begin, i))
@@ -64,13 +71,20 @@ def _axis_plan(length, kernel_size, tile_size, device):
             (n, t, s))
 
 
+def _is_identity(index, length):
+    """Whether ``index`` is ``arange(length)``; for a symbolic size (export) not known
+    without fixing it, so False and the gather serves every size."""
+    if not isinstance(length, int):
+        return False
+    return index.numel() == length and torch.equal(
+        index, torch.arange(length, device=index.device))
+
+
 def _tiles(x, index_h, index_w, n_h, t_h, n_w, t_w):
     """(B, h, H, W, d) -> (B, h, n_h, n_w, t_h * t_w, d) tiles at the given rows/cols."""
-    if index_h.numel() != x.shape[2] or not torch.equal(
-            index_h, torch.arange(x.shape[2], device=x.device)):
+    if not _is_identity(index_h, x.shape[2]):
         x = x.index_select(2, index_h)
-    if index_w.numel() != x.shape[3] or not torch.equal(
-            index_w, torch.arange(x.shape[3], device=x.device)):
+    if not _is_identity(index_w, x.shape[3]):
         x = x.index_select(3, index_w)
     b, h, _, _, d = x.shape
     x = x.view(b, h, n_h, t_h, n_w, t_w, d).permute(0, 1, 2, 4, 3, 5, 6)
@@ -103,6 +117,20 @@ def neighborhood_attention(q, k, v, rpb, kernel_size=7, tile_size=8, scale=None,
     v_t = _tiles(F.pad(v, pad), plan_h[1], plan_w[1], n_h, s_h, n_w, s_w)
     bias = rpb[:, plan_h[3][:, None, :, None], plan_w[3][None, :, None, :]]
     bias = bias.to(q.dtype)  # (heads, t_h, t_w, s_h, s_w)
+    if plan_h[5] is None or plan_w[5] is None:
+        # Symbolic size (export): the number of tiles is not known, so every tile
+        # gets its own mask in one call; the same masks as the runs below.
+        inside = (
+            plan_h[2][:, None, :, None, :, None] & plan_w[2][None, :, None, :, None, :])
+        mask = bias[:, None, None].masked_fill(~inside, float('-inf'))
+        tiles = heads * n_h * n_w  # 4-D for SDPA (and ONNX's lowering of it)
+        mask = mask.reshape(1, tiles, t_h * t_w, s_h * s_w)
+        out = F.scaled_dot_product_attention(
+            q_t.reshape(b, tiles, t_h * t_w, dim), k_t.reshape(b, tiles, s_h * s_w, dim),
+            v_t.reshape(b, tiles, s_h * s_w, dim), attn_mask=mask, dropout_p=dropout_p,
+            scale=scale)
+        out = out.view(b, heads, n_h, n_w, t_h * t_w, dim)
+        return _untile(out, plan_h, plan_w, b, heads, height, width, dim)
     rows = []
     for r0, r1 in plan_h[5]:
         cols = []
@@ -117,11 +145,17 @@ def neighborhood_attention(q, k, v, rpb, kernel_size=7, tile_size=8, scale=None,
                                                dropout_p=dropout_p, scale=scale))
         rows.append(torch.cat(cols, dim=3) if len(cols) > 1 else cols[0])
     out = torch.cat(rows, dim=2) if len(rows) > 1 else rows[0]
+    return _untile(out, plan_h, plan_w, b, heads, height, width, dim)
+
+
+def _untile(out, plan_h, plan_w, b, heads, height, width, dim):
+    """(B, h, n_h, n_w, t_h * t_w, d) tiled outputs -> (B, h, H, W, d)."""
+    (n_h, t_h, _), (n_w, t_w, _) = plan_h[-1], plan_w[-1]
     out = out.view(b, heads, n_h, n_w, t_h, t_w, dim).permute(0, 1, 2, 4, 3, 5, 6)
     out = out.reshape(b, heads, n_h * t_h, n_w * t_w, dim)
-    if n_h * t_h != height:
+    if not isinstance(height, int) or n_h * t_h != height:
         out = out.index_select(2, plan_h[4])
-    if n_w * t_w != width:
+    if not isinstance(width, int) or n_w * t_w != width:
         out = out.index_select(3, plan_w[4])
     return out
 
