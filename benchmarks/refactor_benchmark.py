@@ -50,9 +50,11 @@ class RefactorChecks(benchmark.Extension):
                          'run the variant "before" (it needs its own)')
 
     def transform(self, model, variant):
+        from mmagent.models.layers.runtime import set_cpu_kernels
         from tests.reference_agent_attention import use_spec_rendering
         from tests.reference_flatten import use_flatten_reference
         from tests.reference_mlla import use_mlla_reference
+        set_cpu_kernels(model, False)  # the literal renderings with PyTorch's plain MLP
         return use_flatten_reference(use_mlla_reference(use_spec_rendering(model)))
 
     def child(self, variant, args):

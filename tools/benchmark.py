@@ -7,12 +7,12 @@
 
 For each backbone it times, side by side in one run:
 
-* ``mmagent``   - mmagent's backbone on its default path (PyTorch's
-                  ``scaled_dot_product_attention`` with the agent biases as masks, cached
-                  map-sized biases in eval, plain MLP);
-* ``cpu-kernels`` - the same built with ``cpu_kernels=True`` (the hand-written CPU
-                  attention function and chunked MLP of
-                  ``mmagent/models/layers/cpu_kernels.py``);
+* ``mmagent``   - mmagent's backbone with default settings: the path it picks itself
+                  (on the CPU in float32 the hand-written attention function and chunked
+                  MLP of ``mmagent/models/layers/cpu_kernels.py`` where they apply);
+* ``plain``     - the same built with ``cpu_kernels=False``: PyTorch's own ops only
+                  (``scaled_dot_product_attention`` with the agent biases as masks,
+                  cached map-sized biases in eval, plain MLP), the path CUDA takes;
 * ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
                   Agent-PVT and FLatten-PVT, Swin for Agent-Swin, FLatten-Swin and
                   MLLA) at the same size.
@@ -73,7 +73,7 @@ BACKBONES = {
     'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'),
                       dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
 }
-VARIANTS = ('mmagent', 'cpu-kernels', 'softmax')
+VARIANTS = ('mmagent', 'plain', 'softmax')
 
 
 class Extension:
@@ -138,9 +138,9 @@ def build(model_name, variant, config=None, device='cpu'):
         else:
             from mmagent.registry import MODELS
             model = MODELS.build(dict(type=cls_name, drop_path_rate=0., **kwargs))
-    if variant == 'cpu-kernels':
+    if variant == 'plain':
         from mmagent.models.layers.runtime import set_cpu_kernels
-        set_cpu_kernels(model, True)
+        set_cpu_kernels(model, False)
     if variant in EXT.variants:
         model = EXT.transform(model, variant)
     return model.to(device)
@@ -432,13 +432,8 @@ def main(argv=None, extension=None):
                      f'the log-log slope, got {args.scaling_sizes}')
     args.variants_given = args.variants is not None
     if args.variants is None:
-        args.variants = [
-            v for v in variants if not (args.shared_process and v == 'cpu-kernels')
-        ]
+        args.variants = list(variants)
     EXT.check(args, parser)
-    if args.shared_process and 'cpu-kernels' in args.variants:
-        parser.error('--shared-process times variants in this process: it cannot run '
-                     'the variant "cpu-kernels" (it needs its own)')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:

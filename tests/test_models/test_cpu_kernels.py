@@ -36,13 +36,15 @@ def _grads(outputs, tensors):
     return torch.autograd.grad(loss, tensors)
 
 
-def test_switch_is_off_by_default_and_chosen_per_model():
+def test_switch_is_on_by_default_and_chosen_per_model():
+    """The model picks the kernels by itself (CPU float32 training here);
+    ``cpu_kernels=False`` forces the plain path."""
     from mmagent.models import AgentPVT
     m = _layer(cpu_kernels=False).train()
     assert 'AgentAttentionFunctionBackward' not in _graph_names(
         m(torch.randn(1, 99, 64), (9, 11)))
-    plain = AgentPVT(depths=[1, 1, 1, 1])
-    fast = AgentPVT(depths=[1, 1, 1, 1], cpu_kernels=True)
+    plain = AgentPVT(depths=[1, 1, 1, 1], cpu_kernels=False)
+    fast = AgentPVT(depths=[1, 1, 1, 1])
     switches = [[
         x.use_cpu_kernels for x in model.modules()
         if isinstance(x, (AgentAttention, Mlp))
@@ -158,9 +160,9 @@ def test_environment_no_longer_chooses_the_kernels():
     ], cwd=ROOT, capture_output=True, text=True, env={
         'PYTHONPATH': ROOT,
         'PATH': '/usr/bin:/bin',
-        'MMAGENT_CPU_KERNELS': '1'
+        'MMAGENT_CPU_KERNELS': '0'
     })
-    assert out.stdout.strip() == 'False', out.stderr[-2000:]
+    assert out.stdout.strip() == 'True', out.stderr[-2000:]
 
 
 def test_inference_masks_come_from_scratch_and_match_the_spec():

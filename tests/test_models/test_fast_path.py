@@ -43,10 +43,10 @@ def _backbone_matches_spec(cls, size, cpu_kernels):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-3, msg=name)
 
 
-def _layer():
+def _layer(**kw):
     torch.manual_seed(0)
     m = AgentAttention(64, 2, agent_num=16, pretrain_hw=(14, 14),
-                       downstream_agent_shape=(5, 6))
+                       downstream_agent_shape=(5, 6), **kw)
     with torch.no_grad():
         for n in m.bias_names:
             getattr(m, n).normal_(0, 0.5)
@@ -175,8 +175,9 @@ def test_get_flops_tool_matches_published_figure():
     assert r['attention_flops'] > 0
 
 
-def test_default_training_path_is_sdpa_and_gives_the_bias_gradients():
-    m = _layer().train()
+def test_plain_training_path_is_sdpa_and_gives_the_bias_gradients():
+    """``cpu_kernels=False`` (the path CUDA and half precision take)."""
+    m = _layer(cpu_kernels=False).train()
     x = torch.randn(2, 99, 64, requires_grad=True)
     out = m(x, (9, 11))
     seen, stack = set(), [out.grad_fn]

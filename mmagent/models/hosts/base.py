@@ -383,8 +383,10 @@ class BaseBackbone(BaseModule):
             running statistics frozen). Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
         cpu_kernels (bool): Run the hand-written CPU kernels
-            (:mod:`~mmagent.models.layers.cpu_kernels`) where they apply. Defaults to
-            False (PyTorch's own ops everywhere).
+            (:mod:`~mmagent.models.layers.cpu_kernels`) where they apply: each call
+            checks the device, dtype, grad mode, autocast and compilation, so CUDA,
+            half precision, ``torch.compile`` and export take PyTorch's own ops.
+            Defaults to True; False forces PyTorch's own ops everywhere (debugging).
         bias_cache_mb (float): MiB that this model's agent-attention layers may keep
             together in their eval bias caches (0: no cache). Defaults to 64.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads
@@ -398,7 +400,7 @@ class BaseBackbone(BaseModule):
     num_stages = NUM_STAGES
 
     def __init__(self, out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_eval=False,
-                 with_cp=False, cpu_kernels=False, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
+                 with_cp=False, cpu_kernels=True, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
                  init_cfg=None, **unknown):
         if unknown:  # issue 21: name the backbone, not BaseBackbone.__init__()
             raise TypeError(f'{type(self).__name__}: unknown argument(s) '

@@ -156,7 +156,7 @@ class AgentAttentionCore(BaseModule):
 
     def __init__(self, num_heads, agent_num=49, pretrain_hw=(7, 7),
                  downstream_agent_shape=None, cache_biases=True,
-                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB, cpu_kernels=False, init_cfg=None):
+                 bias_cache_mb=DEFAULT_BIAS_CACHE_MB, cpu_kernels=True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if (not isinstance(agent_num, int) or agent_num <= 0
                 or math.isqrt(agent_num)**2 != agent_num):
@@ -345,7 +345,8 @@ class AgentAttention(AgentAttentionCore):
             its layers. Defaults to 64.
         cpu_kernels (bool): Use the CPU kernels of
             :mod:`~mmagent.models.layers.cpu_kernels` where they apply; in a backbone
-            the backbone's ``cpu_kernels`` sets it. Defaults to False.
+            the backbone's ``cpu_kernels`` sets it. Defaults to True (False: PyTorch's
+            own ops everywhere).
         init_cfg (dict | list[dict], optional): Initialization config.
 
     The forward takes ``x`` of shape (B, N, C) with N = H * W in row-major order and the
@@ -355,8 +356,8 @@ class AgentAttention(AgentAttentionCore):
     def __init__(self, embed_dims, num_heads, agent_num=49, pretrain_hw=(7, 7),
                  downstream_agent_shape=None, qkv_layout='qkv', qkv_bias=True,
                  qk_scale=None, attn_drop=0., proj_drop=0., kernel_size=3,
-                 cache_biases=True, bias_cache_mb=DEFAULT_BIAS_CACHE_MB,
-                 cpu_kernels=False, init_cfg=None):
+                 cache_biases=True, bias_cache_mb=DEFAULT_BIAS_CACHE_MB, cpu_kernels=True,
+                 init_cfg=None):
         if num_heads <= 0 or embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
                              f'num_heads ({num_heads})')

@@ -1,6 +1,7 @@
-"""CPU training kernels for small machines, behind one switch (off by default).
+"""CPU kernels for small machines, behind one per-model switch (on by default, used
+only where they apply).
 
-mmagent's default path is PyTorch's own ops on every device:
+mmagent's plain path is PyTorch's own ops on every device:
 ``scaled_dot_product_attention``
 with the agent biases as differentiable masks, and a plain ``Linear -> GELU -> Linear``
 MLP. This module holds the hand-written alternatives that pay off only on the CPU, where
@@ -19,13 +20,15 @@ on a 2-core VM writing GELU into a fresh 64 MB tensor took 51 ms, into a reused 
   small product from the cached map-sized biases) written into a reused buffer;
 * :func:`scratch`: reused buffers for temporaries that die inside one call.
 
-The switch is per model, chosen where it is built: ``cpu_kernels=True`` on a backbone
+The switch is per model, chosen where it is built: ``cpu_kernels`` on a backbone
 (or :func:`~mmagent.models.layers.runtime.set_cpu_kernels` on a built model; a single
-layer takes ``cpu_kernels=True`` too). Off by default. When on, the kernels run only
-where they measurably helped (``tools/benchmark.py``, README): CPU tensors,
-float32/float64, no autocast, no ``torch.compile``, no dropout; the attention function
-only when gradients are needed (inference keeps SDPA), the chunked MLP in training and
-CPU inference. Everything else takes the default path. Each kernel is tested equal to
+layer takes ``cpu_kernels`` too). On by default, so a model picks its fastest path by
+itself from each call's device, dtype and grad mode; ``cpu_kernels=False`` forces the
+plain path (debugging). When on, the kernels run only where they measurably helped
+(``tools/benchmark.py``, README): CPU tensors, float32/float64, no autocast, no
+``torch.compile`` or export, no dropout; the attention function only when gradients are
+needed (inference keeps SDPA), the chunked MLP in training and CPU inference. Everything
+else, CUDA included, takes the plain path. Each kernel is tested equal to
 the reference rendering in ``tests/reference_agent_attention.py``. Private PyTorch ops
 are used here and nowhere else in mmagent.
 """
@@ -49,7 +52,8 @@ def is_compiling():
 def _eligible(x, enabled):
     return (enabled and x.device.type == 'cpu'
             and x.dtype in (torch.float32, torch.float64)
-            and not torch.is_autocast_enabled('cpu') and not is_compiling())
+            and not torch.is_autocast_enabled('cpu') and not is_compiling()
+            and not torch.jit.is_tracing())  # FLOP counters, TorchScript export
 
 
 def attention_kernel_applies(x, needs_grad, dropout, enabled):

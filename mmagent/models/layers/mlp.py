@@ -18,10 +18,10 @@ class Mlp(nn.Module):
         in_features (int): Channels C.
         hidden_features (int): Hidden channels.
         drop (float): Dropout. Defaults to 0.
-        cpu_kernels (bool): Defaults to False.
+        cpu_kernels (bool): Defaults to True (where they apply).
     """
 
-    def __init__(self, in_features, hidden_features, drop=0., cpu_kernels=False):
+    def __init__(self, in_features, hidden_features, drop=0., cpu_kernels=True):
         super().__init__()
         self.use_cpu_kernels = bool(cpu_kernels)
         self.fc1 = nn.Linear(in_features, hidden_features)

@@ -56,7 +56,7 @@ class BiasCacheBudget:
         return f'BiasCacheBudget({self.limit_mb} MiB)'
 
 
-def configure_runtime(model, cpu_kernels=False, bias_cache_mb=DEFAULT_BIAS_CACHE_MB):
+def configure_runtime(model, cpu_kernels=True, bias_cache_mb=DEFAULT_BIAS_CACHE_MB):
     """Set the run-time choices of every layer of ``model`` that has them: one new
     :class:`BiasCacheBudget` for all its cached layers, and the CPU-kernel switch
     (see :mod:`~mmagent.models.layers.cpu_kernels`). Returns ``model``.
@@ -64,7 +64,7 @@ def configure_runtime(model, cpu_kernels=False, bias_cache_mb=DEFAULT_BIAS_CACHE
     Args:
         model (nn.Module): A backbone or a single layer.
         cpu_kernels (bool): Use the hand-written CPU kernels where they apply.
-            Defaults to False.
+            Defaults to True; False forces PyTorch's own ops.
         bias_cache_mb (float): The model's eval-cache budget in MiB. Defaults to
             :data:`DEFAULT_BIAS_CACHE_MB`.
     """
