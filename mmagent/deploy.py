@@ -135,7 +135,16 @@ def preprocess_settings(model):
         return None
     return dict(mean=[round(float(v), 3) for v in pre.mean.flatten()],
                 std=[round(float(v), 3) for v in pre.std.flatten()],
-                bgr_to_rgb=bool(getattr(pre, '_channel_conversion', False)))
+                bgr_to_rgb=_swaps_channels(pre))
+
+
+def _swaps_channels(pre):
+    """Whether the preprocessor swaps BGR and RGB: MMEngine's (mmdet) keeps
+    ``_channel_conversion``, mmseg's ``channel_conversion``, mmpretrain's ``to_rgb``."""
+    for name in ('_channel_conversion', 'channel_conversion', 'to_rgb'):
+        if hasattr(pre, name):
+            return bool(getattr(pre, name))
+    return False
 
 
 def _import_onnx():

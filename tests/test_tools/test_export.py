@@ -114,7 +114,8 @@ def test_export_tool(kind, tmp_path, capsys):
         assert any(
             line.startswith(f'{size}: max abs diff') and '(ok' in line
             for line in lines), stdout
-    assert 'preprocess outside the graph: mean=' in stdout
+    assert 'preprocess outside the graph: mean=[123.675, 116.28, 103.53] std=[58.395, ' \
+        '57.12, 57.375] bgr_to_rgb=True' in stdout  # the configs' ImageNet settings
     sess = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
     got = sess.run(None, {'image': np.zeros((1, 3, 160, 192), np.float32)})
     if kind == 'classifier':
