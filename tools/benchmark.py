@@ -13,9 +13,18 @@ For each backbone it times, side by side in one run:
 * ``plain``     - the same built with ``cpu_kernels=False``: PyTorch's own ops only
                   (``scaled_dot_product_attention`` with the agent biases as masks,
                   cached map-sized biases in eval, plain MLP), the path CUDA takes;
-* ``softmax``   - the softmax backbone it replaces, from stock mmdet (PVT v1 for
-                  Agent-PVT and FLatten-PVT, Swin for Agent-Swin, FLatten-Swin and
-                  MLLA) at the same size.
+* ``softmax``   - the softmax backbone it replaces at the same size: stock mmdet's
+                  PVT-T (Agent-/FLatten-PVT), PVTv2-B0 (FLatten-PVTv2) and Swin
+                  (Agent-/FLatten-Swin, MLLA, DAT++), mmpretrain's DeiT (Agent-DeiT),
+                  and CSwin-T, mmagent's CSwin host with stripes in every stage
+                  (Agent-/FLatten-CSwin);
+* ``onnxruntime`` and ``softmax-onnxruntime`` (eval only; not run unless named, they
+                  need the ``deploy`` extra) - ``mmagent`` and ``softmax`` exported
+                  once by :func:`mmagent.deploy.export_onnx` (height and width
+                  dynamic: one file serves every size) and run in ONNX Runtime's CPU
+                  provider with as many threads as torch. The export is checked
+                  against PyTorch at every size first (max difference printed; over
+                  1e-4 is an error), and its time is printed.
 
 Eval is a no-grad forward at ``--batch``; train is forward + backward at
 ``--train-batch``. Each variant runs in a fresh process of its own, round-robin over
@@ -25,8 +34,9 @@ one page-faults - measured here, that moved the spec rendering's train step betw
 1.85 s and 2.9 s. In each process the first step gives the peak memory (the extra
 high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``), one more step
 warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
-are printed against ``mmagent``. ``--shared-process`` times the variants interleaved in
-one process instead (quicker, noisier).
+are printed against the first variant (``mmagent`` unless ``--variants`` says
+otherwise), and softmax-onnxruntime's against onnxruntime's. ``--shared-process``
+times the variants interleaved in one process instead (quicker, noisier).
 
 This is a user tool: it imports only mmagent and the OpenMMLab stack and runs from a
 wheel (``mmagent/.mim/tools``). The refactoring checks of a clone (the literal
@@ -42,6 +52,7 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 
@@ -50,30 +61,43 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-# model name -> (mmagent backbone, its kwargs, mmdet softmax baseline)
+MMDET_SWIN_T = dict(type='SwinTransformer')
+MMDET_PVT_T = dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])
+# CSwin-T: the CSwin host with its own stripe attention in every stage
+CSWIN_T = dict(scope='mmagent', type='CSWinHost', arch='tiny')
+
+# model name -> (mmagent backbone, its kwargs, the softmax baseline: a config of the
+# ``scope`` registry, mmdet unless named)
 BACKBONES = {
-    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'),
-                    dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
+    'agent_pvt_t': ('AgentPVT', dict(arch='tiny'), MMDET_PVT_T),
     'agent_pvt_s': ('AgentPVT', dict(arch='small'),
                     dict(type='PyramidVisionTransformer', num_layers=[3, 4, 6, 3])),
     'agent_pvt_m': ('AgentPVT', dict(arch='medium'),
                     dict(type='PyramidVisionTransformer', num_layers=[3, 4, 18, 3])),
     'agent_pvt_l': ('AgentPVT', dict(arch='large'),
                     dict(type='PyramidVisionTransformer', num_layers=[3, 8, 27, 3])),
-    'agent_swin_t':
-    ('AgentSwinTransformer', dict(arch='tiny'), dict(type='SwinTransformer')),
+    'agent_swin_t': ('AgentSwinTransformer', dict(arch='tiny'), MMDET_SWIN_T),
     'agent_swin_s': ('AgentSwinTransformer', dict(arch='small'),
                      dict(type='SwinTransformer', depths=[2, 2, 18, 2])),
     'agent_swin_b': ('AgentSwinTransformer', dict(arch='base'),
                      dict(type='SwinTransformer', embed_dims=128, depths=[2, 2, 18, 2],
                           num_heads=[4, 8, 16, 32])),
-    'mlla_t': ('MLLA', dict(arch='tiny'), dict(type='SwinTransformer')),
-    'flatten_swin_t':
-    ('FLattenSwinTransformer', dict(arch='tiny'), dict(type='SwinTransformer')),
-    'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'),
-                      dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2])),
+    'agent_cswin_t': ('AgentCSWin', dict(arch='tiny'), CSWIN_T),
+    'agent_deit_t': ('AgentDeiT', dict(arch='tiny'),
+                     dict(scope='mmpretrain', type='VisionTransformer',
+                          arch='deit-tiny')),
+    'mlla_t': ('MLLA', dict(arch='tiny'), MMDET_SWIN_T),
+    'flatten_pvt_t': ('FLattenPVT', dict(arch='tiny'), MMDET_PVT_T),
+    'flatten_pvt_v2_b0': ('FLattenPVTv2', dict(arch='b0'),
+                          dict(type='PyramidVisionTransformerV2', embed_dims=32,
+                               num_layers=[2, 2, 2, 2])),
+    'flatten_swin_t': ('FLattenSwinTransformer', dict(arch='tiny'), MMDET_SWIN_T),
+    'flatten_cswin_t': ('FLattenCSWin', dict(arch='tiny'), CSWIN_T),
+    'dat_t': ('DAT', dict(arch='tiny'), MMDET_SWIN_T),
 }
 VARIANTS = ('mmagent', 'plain', 'softmax')
+#: ONNX Runtime variants -> the PyTorch variant that is exported
+ORT_VARIANTS = {'onnxruntime': 'mmagent', 'softmax-onnxruntime': 'softmax'}
 
 
 class Extension:
@@ -110,11 +134,14 @@ def parse_size(text):
     return int(h), int(w or h)
 
 
-def build(model_name, variant, config=None, device='cpu'):
-    """The model to time for ``variant``; weights are random (timing only)."""
+def build(model_name, variant, config=None, device='cpu', onnx=None, threads=None):
+    """The model to time for ``variant``; weights are random (timing only). An ONNX
+    Runtime variant runs the file ``onnx`` (see :func:`export_child`)."""
     from mmengine.registry import DefaultScope
 
     import mmagent  # noqa: F401
+    if variant in ORT_VARIANTS:
+        return OrtModel(onnx, threads)
     torch.manual_seed(0)
     if config:
         from mmengine.config import Config
@@ -132,9 +159,11 @@ def build(model_name, variant, config=None, device='cpu'):
     else:
         cls_name, kwargs, baseline = BACKBONES[model_name]
         if variant == 'softmax':
-            from mmdet.registry import MODELS
-            with DefaultScope.overwrite_default_scope('mmdet'):
-                model = MODELS.build(baseline)
+            baseline = dict(baseline)
+            scope = baseline.pop('scope', 'mmdet')
+            registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+            with DefaultScope.overwrite_default_scope(scope):
+                model = registry.build(baseline)
         else:
             from mmagent.registry import MODELS
             model = MODELS.build(dict(type=cls_name, drop_path_rate=0., **kwargs))
@@ -144,6 +173,56 @@ def build(model_name, variant, config=None, device='cpu'):
     if variant in EXT.variants:
         model = EXT.transform(model, variant)
     return model.to(device)
+
+
+class OrtModel:
+    """An ONNX Runtime session called like the model (eval only)."""
+
+    def __init__(self, path, threads=None):
+        from mmagent.deploy import _import_onnx
+        ort = _import_onnx()
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(path, opts,
+                                            providers=['CPUExecutionProvider'])
+        self.input = self.session.get_inputs()[0].name
+
+    def eval(self):
+        return self
+
+    def train(self):
+        raise ValueError('an ONNX Runtime variant times eval only')
+
+    def to(self, device):
+        if not str(device).startswith('cpu'):
+            raise ValueError(f'the ONNX Runtime variants run on the CPU, not {device}')
+        return self
+
+    def __call__(self, x):
+        return self.session.run(None, {self.input: x.numpy()})
+
+
+def export_child(args):
+    """Run in a fresh process: export the PyTorch variant behind ``args.variant`` to
+    ``args.onnx`` (dynamic height and width, at the first size) and check it against
+    PyTorch at every size; prints JSON ``{'export_s', 'max_diff'}``."""
+    from mmagent.deploy import check_onnx, deploy_module, export_onnx
+    model = build(args.model, ORT_VARIANTS[args.variant], args.config).eval()
+    module = deploy_module(model)
+    if args.config:  # the same part as the PyTorch variants time: backbone + neck
+        module.kind = 'detector'
+    sizes = [parse_size(s) for s in args.size.split(',')]
+    start = time.perf_counter()
+    export_onnx(module, args.onnx, shape=sizes[0])
+    export_s = time.perf_counter() - start
+    reports = check_onnx(args.onnx, module, sizes)
+    print(
+        json.dumps({
+            'export_s': export_s,
+            'max_diff': max(r['max_diff'] for r in reports)
+        }))
 
 
 def _whole_model_forward(model):
@@ -207,7 +286,8 @@ def time_variants(models, mode, batch, size, device, repeat, warmup=1):
 def measure_child(args):
     """Run in a fresh process: extra peak memory (MiB) of the first step, then the
     seconds of ``--repeat`` steps after one warm-up step; prints JSON."""
-    model = build(args.model, args.variant, args.config, args.device)
+    model = build(args.model, args.variant, args.config, args.device, args.onnx,
+                  args.threads)
     step = step_fn(model, args.mode, args.batch, parse_size(args.size), args.device)
     if args.device.startswith('cuda'):
         torch.cuda.synchronize()
@@ -237,25 +317,48 @@ def _status_kib(field):
 
 
 def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
-            threads=None, args=None):
-    """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``."""
+            threads=None, args=None, onnx=None, export=False):
+    """:func:`measure_child` in a fresh process: ``{'peak_mib', 'times'}``; with
+    ``export``, :func:`export_child` (``size``: every size to check)."""
     env = dict(os.environ)
     root, script, variant = EXT.child(variant, args)
+    sizes = size if export else [size]
     cmd = [
-        sys.executable, script, '--_child', '--model', model or 'x', '--variant', variant,
-        '--mode', mode, '--batch',
-        str(batch), '--size', f'{size[0]}x{size[1]}', '--device', device, '--repeat',
+        sys.executable, script, '--_export' if export else '--_child', '--model', model
+        or 'x', '--variant', variant, '--mode', mode, '--batch',
+        str(batch), '--size', ','.join(f'{h}x{w}' for h, w in sizes), '--device', device,
+        '--repeat',
         str(repeat)
     ]
     if config:
         cmd += ['--config', config]
     if threads:
         cmd += ['--threads', str(threads)]
+    if onnx:
+        cmd += ['--onnx', onnx]
     env['PYTHONPATH'] = root
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def export_variants(name, variants, sizes, args, tmpdir):
+    """Export each ONNX Runtime variant of ``name`` once (checked at every size):
+    ``{variant: path}``."""
+    paths = {}
+    for v in variants:
+        if v not in ORT_VARIANTS:
+            continue
+        path = osp.join(tmpdir, f'{v}.onnx')
+        r = measure(name, v, 'eval', 1, sizes, 'cpu', args.config, threads=args.threads,
+                    args=args, onnx=path, export=True)
+        print(
+            f'export {v}: {r["export_s"]:.1f} s, max abs diff to PyTorch '
+            f'{r["max_diff"]:.2g} at {" ".join(f"{h}x{w}" for h, w in sizes)}',
+            flush=True)
+        paths[v] = path
+    return paths
 
 
 def fmt_ratio(base, other):
@@ -265,40 +368,52 @@ def fmt_ratio(base, other):
 def run_table(args, device):
     rows = []
     names = [None] if args.config else args.models
+    sizes = [parse_size(text) for text in args.sizes]
     for name in names:
-        variants = [v for v in args.variants if not (args.config and v == 'softmax')]
-        label = osp.basename(args.config) if args.config else name
-        models = {v: build(name, v, args.config, device) for v in variants} \
-            if args.shared_process else None
-        for size_text in args.sizes:
-            size = parse_size(size_text)
-            for mode in args.modes:
-                batch = args.batch if mode == 'eval' else args.train_batch
-                if args.shared_process:
-                    t = time_variants(models, mode, batch, size, device, args.repeat)
-                    mem = {} if args.no_memory else {
-                        v:
-                        measure(name, v, mode, batch, size, device, args.config,
-                                threads=args.threads, args=args)['peak_mib']
-                        for v in variants
-                    }
-                else:
-                    runs = {v: [] for v in variants}
-                    for _ in range(args.rounds):
-                        for v in variants:
-                            runs[v].append(
-                                measure(name, v, mode, batch, size, device, args.config,
-                                        args.repeat, args.threads, args))
-                    t = {
-                        v: statistics.median(x for r in rs for x in r['times'])
-                        for v, rs in runs.items()
-                    }
-                    mem = {} if args.no_memory else {
-                        v: statistics.median(r['peak_mib'] for r in rs)
-                        for v, rs in runs.items()
-                    }
-                rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
-                print(_row_text(rows[-1], variants), flush=True)
+        with tempfile.TemporaryDirectory(prefix='mmagent-bench-') as tmpdir:
+            rows += _model_rows(name, sizes, args, device, tmpdir)
+    return rows
+
+
+def _model_rows(name, sizes, args, device, tmpdir):
+    rows = []
+    variants = [v for v in args.variants if not (args.config and 'softmax' in v)]
+    label = osp.basename(args.config) if args.config else name
+    onnx = export_variants(name, variants, sizes, args, tmpdir)
+    models = {
+        v: build(name, v, args.config, device, onnx.get(v), args.threads)
+        for v in variants
+    } if args.shared_process else None
+    for size in sizes:
+        for mode in args.modes:
+            batch = args.batch if mode == 'eval' else args.train_batch
+            timed = [v for v in variants if mode == 'eval' or v not in ORT_VARIANTS]
+            if args.shared_process:
+                chosen = {v: models[v] for v in timed}
+                t = time_variants(chosen, mode, batch, size, device, args.repeat)
+                mem = {} if args.no_memory else {
+                    v:
+                    measure(name, v, mode, batch, size, device, args.config,
+                            threads=args.threads, args=args, onnx=onnx.get(v))['peak_mib']
+                    for v in timed
+                }
+            else:
+                runs = {v: [] for v in timed}
+                for _ in range(args.rounds):
+                    for v in timed:
+                        runs[v].append(
+                            measure(name, v, mode, batch, size, device, args.config,
+                                    args.repeat, args.threads, args, onnx.get(v)))
+                t = {
+                    v: statistics.median(x for r in rs for x in r['times'])
+                    for v, rs in runs.items()
+                }
+                mem = {} if args.no_memory else {
+                    v: statistics.median(r['peak_mib'] for r in rs)
+                    for v, rs in runs.items()
+                }
+            rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
+            print(_row_text(rows[-1], timed), flush=True)
     return rows
 
 
@@ -309,11 +424,14 @@ def _row_text(row, variants):
         parts.append(f'{v} {t[v]:7.3f}s')
         if mem:
             parts.append(f'{mem[v]:7.0f}MiB')
-    ref = t['mmagent']
-    for v in variants[1:]:
-        parts.append(f'{v}/mmagent time {fmt_ratio(ref, t[v])}')
+    first = variants[0]  # 'mmagent' unless --variants starts with another
+    pairs = [(first, v) for v in variants[1:]]
+    if 'onnxruntime' in variants[1:] and 'softmax-onnxruntime' in variants:
+        pairs.append(('onnxruntime', 'softmax-onnxruntime'))
+    for ref, v in pairs:
+        parts.append(f'{v}/{ref} time {fmt_ratio(t[ref], t[v])}')
         if mem:
-            parts.append(f'mem {fmt_ratio(mem[v], mem["mmagent"])} of {v}')
+            parts.append(f'mem {fmt_ratio(mem[v], mem[ref])} of {v}')
     return '  '.join(parts)
 
 
@@ -389,7 +507,7 @@ def main(argv=None, extension=None):
     """Run the tool; ``extension`` (an :class:`Extension`) adds variants."""
     global EXT
     EXT = extension or Extension()
-    variants = VARIANTS + tuple(EXT.variants)
+    variants = VARIANTS + tuple(ORT_VARIANTS) + tuple(EXT.variants)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
                         choices=sorted(BACKBONES))
@@ -400,7 +518,7 @@ def main(argv=None, extension=None):
     parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
                         choices=['eval', 'train'])
     parser.add_argument('--variants', nargs='+', default=None, choices=variants,
-                        help=f'default: {" ".join(variants)}')
+                        help=f'default: {" ".join(VARIANTS + tuple(EXT.variants))}')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeat', type=int, default=5,
@@ -425,6 +543,8 @@ def main(argv=None, extension=None):
     parser.add_argument('--variant', help=argparse.SUPPRESS)
     parser.add_argument('--mode', help=argparse.SUPPRESS)
     parser.add_argument('--size', help=argparse.SUPPRESS)
+    parser.add_argument('--_export', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--onnx', help=argparse.SUPPRESS)
     EXT.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.scaling and len({s for s in args.scaling_sizes if 512 <= s <= 1536}) < 2:
@@ -432,12 +552,20 @@ def main(argv=None, extension=None):
                      f'the log-log slope, got {args.scaling_sizes}')
     args.variants_given = args.variants is not None
     if args.variants is None:
-        args.variants = list(variants)
+        args.variants = list(VARIANTS + tuple(EXT.variants))
+    ort = [v for v in args.variants if v in ORT_VARIANTS]
+    if ort and not args.device.startswith('cpu'):
+        parser.error(f'the variants {" ".join(ort)} run in ONNX Runtime on the CPU; '
+                     f'--device is {args.device}')
+    if ort and 'eval' not in args.modes:
+        parser.error(f'the variants {" ".join(ort)} time eval only: add --modes eval')
     EXT.check(args, parser)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._child:
         return measure_child(args)
+    if args._export:
+        return export_child(args)
     device = args.device
     hw = (
         torch.cuda.get_device_name()

@@ -37,6 +37,31 @@ def test_benchmark_reports_side_by_side_ratios(how):
         assert re.search(r'plain/mmagent time +[0-9.]+x', line)
 
 
+def test_onnxruntime_variants_export_once_checked_and_time_eval_only():
+    """One dynamic export per ONNX Runtime variant (each in a process of its own),
+    checked against PyTorch at every size, serves both sizes; train rows leave the
+    ONNX Runtime variants out."""
+    out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
+                   '80', '--modes', 'eval', 'train', '--repeat', '1', '--shared-process',
+                   '--no-memory', '--variants', 'mmagent', 'onnxruntime', 'softmax',
+                   'softmax-onnxruntime')
+    exports = re.findall(
+        r'^export (\S+): [0-9.]+ s, max abs diff to PyTorch (\S+) at '
+        r'64x96 80x80$', out.stdout, re.M)
+    assert [e[0] for e in exports] == ['onnxruntime', 'softmax-onnxruntime'], out.stdout
+    assert all(float(d) <= 1e-4 for _, d in exports)
+    rows = [x for x in out.stdout.splitlines() if x.startswith('agent_pvt_t')]
+    assert len(rows) == 4
+    for row in rows[::2]:  # eval
+        assert re.search(r'onnxruntime/mmagent time +[0-9.]+x', row)
+        assert re.search(r'softmax-onnxruntime/onnxruntime time +[0-9.]+x', row)
+    for row in rows[1::2]:  # train
+        assert ' train ' in row and 'onnxruntime' not in row
+    bad = run_tool('tools/benchmark.py', '--variants', 'onnxruntime', '--modes', 'train',
+                   check=False)
+    assert bad.returncode == 2 and 'time eval only' in bad.stderr
+
+
 def test_refactor_benchmark_times_spec_and_another_tree_as_before():
     """--before-tree: an older tree's own code timed in the same round-robin, beside
     the literal renderings of tests/."""
