@@ -306,7 +306,27 @@ def measure_child(args):
         peak = (_status_kib('VmHWM') - base) / 1024
     step()
     times = [seconds(step, args.device) for _ in range(args.repeat)]
-    print(json.dumps({'peak_mib': peak, 'times': times}))
+    result = {'peak_mib': peak, 'times': times}
+    if args.profile and args.variant not in ORT_VARIANTS:
+        result['profile'] = profile_step(step, args.device, args.profile)
+    print(json.dumps(result))
+
+
+def profile_step(step, device, top):
+    """One more step under ``torch.profiler``: the ``top`` operators by self time,
+    ``[[name, ms, share of the step's self time], ...]``."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        step()
+    cuda = device.startswith('cuda')
+    rows = [(e.key, e.self_device_time_total if cuda else e.self_cpu_time_total)
+            for e in prof.key_averages()]
+    total = sum(t for _, t in rows) or 1
+    rows.sort(key=lambda r: -r[1])
+    return [[name, t / 1e3, t / total] for name, t in rows[:top]]
 
 
 def _status_kib(field):
@@ -337,6 +357,8 @@ def measure(model, variant, mode, batch, size, device, config=None, repeat=0,
         cmd += ['--threads', str(threads)]
     if onnx:
         cmd += ['--onnx', onnx]
+    if not export and getattr(args, 'profile', 0):
+        cmd += ['--profile', str(args.profile)]
     env['PYTHONPATH'] = root
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
     if out.returncode != 0:
@@ -428,6 +450,15 @@ def _model_rows(name, sizes, args, device, tmpdir):
                 }
             rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
             print(_row_text(rows[-1], timed), flush=True)
+            if args.profile:
+                for v in timed:
+                    if v in ORT_VARIANTS:
+                        continue
+                    top = runs[v][-1]['profile']
+                    print(
+                        f'  profile {v} (one step, self time): ' +
+                        ', '.join(f'{n} {share:.0%} {ms:.0f} ms' for n, ms, share in top),
+                        flush=True)
     return rows
 
 
@@ -546,6 +577,10 @@ def main(argv=None, extension=None):
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument(
+        '--profile', type=int, default=0, metavar='N', help='after the timed steps, '
+        'profile one more step of each PyTorch variant and print its N most '
+        'expensive operators (self time and share of the step)')
+    parser.add_argument(
         '--scaling', action='store_true', help='latency vs resolution, '
         '256..1536 px, with log-log slopes')
     parser.add_argument('--scaling-sizes', nargs='+', type=int,
@@ -571,6 +606,9 @@ def main(argv=None, extension=None):
     if ort and not args.device.startswith('cpu'):
         parser.error(f'the variants {" ".join(ort)} run in ONNX Runtime on the CPU; '
                      f'--device is {args.device}')
+    if args.profile and args.shared_process:
+        parser.error('--profile needs each variant in a process of its own; drop '
+                     '--shared-process')
     if ort and 'eval' not in args.modes:
         parser.error(f'the variants {" ".join(ort)} time eval only: add --modes eval')
     EXT.check(args, parser)

@@ -22,14 +22,27 @@ def test_user_benchmark_imports_no_test_code():
     assert bad.returncode == 2 and "invalid choice: 'spec'" in bad.stderr
 
 
-@pytest.mark.parametrize('how', [['--rounds', '1', '--modes', 'eval', 'train'],
-                                 ['--shared-process', '--modes', 'eval']])
+@pytest.mark.parametrize('how',
+                         [['--rounds', '1', '--modes', 'eval', 'train', '--profile', '3'],
+                          ['--shared-process', '--modes', 'eval']])
 def test_benchmark_reports_side_by_side_ratios(how):
-    """Fresh processes per variant (the default) or all in one process."""
+    """Fresh processes per variant (the default, here with a profile of each) or all
+    in one process."""
     out = run_tool('tools/benchmark.py', '--models', 'agent_pvt_t', '--sizes', '64x96',
                    '--repeat', '1', *how)
     lines = [line for line in out.stdout.splitlines() if line.startswith('agent_pvt_t')]
     assert len(lines) == (2 if 'train' in how else 1)
+    profiles = re.findall(r'^  profile (\S+) \(one step, self time\): (.*)$', out.stdout,
+                          re.M)
+    if '--profile' in how:  # three operators with shares per variant and mode
+        assert [v for v, _ in profiles] == ['mmagent', 'plain', 'softmax'] * 2
+        for _, ops in profiles:
+            assert len(re.findall(r'\S+ [0-9]+% [0-9]+ ms', ops)) == 3, ops
+        assert any('aten::' in ops for _, ops in profiles)
+    else:
+        assert not profiles
+        bad = run_tool('tools/benchmark.py', '--profile', '3', *how, check=False)
+        assert bad.returncode == 2 and '--profile needs each variant' in bad.stderr
     for line in lines:
         assert 'spec' not in line
         assert re.search(r'softmax/mmagent time +[0-9.]+x', line)
