@@ -1,6 +1,7 @@
 """The MLLA host (Han et al., NeurIPS 2024): the Swin layout with a convolutional stem
 and patch merging (BatchNorm) and MLLA's block (two CPE convs, SiLU-gated input and
 activation projections around the attention), the attention from the config."""
+import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
@@ -53,6 +54,9 @@ class MLLABlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+CHANNELS_LAST = torch.channels_last
+
+
 class ConvLayer(nn.Module):
     """Conv, optional BatchNorm (``norm``), optional ReLU (published names)."""
 
@@ -87,7 +91,9 @@ class Stem(nn.Module):
             ConvLayer(embed_dims * 4, embed_dims, 1, bias=False, act=False))
 
     def forward(self, x):
-        x = self.conv1(pad_to_multiple(x, 4))
+        # channels-last here and in the merges: oneDNN took 1.2 ms instead of 19.8 ms
+        # for a 3x3 depthwise conv at 96x200x336 (CPU); the values are the same
+        x = self.conv1(pad_to_multiple(x, 4).contiguous(memory_format=CHANNELS_LAST))
         x = self.conv3(self.conv2(x) + x)
         return tokens(x), (x.shape[2], x.shape[3])
 
@@ -106,7 +112,7 @@ class PatchMerging(nn.Module):
 
     def forward(self, x, hw_shape):
         x = pad_to_multiple(x.unflatten(1, hw_shape), 2, channels_last=True)
-        x = self.conv(x.permute(0, 3, 1, 2))
+        x = self.conv(x.permute(0, 3, 1, 2).contiguous(memory_format=CHANNELS_LAST))
         return tokens(x), (x.shape[2], x.shape[3])
 
 
