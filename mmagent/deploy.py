@@ -29,7 +29,7 @@ from torch import nn
 
 __all__ = [
     'AdaptiveAvgPool', 'DeployModule', 'deploy_module', 'export_onnx', 'check_onnx',
-    'valid_sizes', 'preprocess_settings', 'OnnxMismatchError'
+    'valid_sizes', 'preprocess_settings', 'onnx_session', 'OnnxMismatchError'
 ]
 
 #: Largest allowed max abs difference between ONNX Runtime and PyTorch (issue 23).
@@ -211,11 +211,16 @@ def valid_sizes(exported_program):
     return sizes
 
 
-def _session(path):
+def onnx_session(path, threads=None):
+    """An ONNX Runtime session of ``path`` on the CPU provider, warnings silenced;
+    ``threads``: its intra-op threads (None: ONNX Runtime's default), one inter-op."""
     ort = _import_onnx()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
 
 
 def check_onnx(path, model, shapes, batch=1, atol=DEFAULT_ATOL, repeat=1, seed=0,
@@ -230,7 +235,7 @@ def check_onnx(path, model, shapes, batch=1, atol=DEFAULT_ATOL, repeat=1, seed=0
             default) also when a value differs by more than ``atol``.
     """
     module = deploy_module(model)
-    session = _session(str(path))
+    session = onnx_session(path)
     input_name = session.get_inputs()[0].name
     gen = torch.Generator().manual_seed(seed)
     reports = []

@@ -55,7 +55,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -156,7 +155,10 @@ def build(model_name, variant, config=None, device='cpu', onnx=None, threads=Non
         registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         with DefaultScope.overwrite_default_scope(scope):
             model = registry.build(cfg.model)
-        model = _whole_model_forward(model)
+        # what tools/export.py exports: backbone + neck of a detector, the decode
+        # head's logits of a segmentor, the logits of a classifier
+        from mmagent.deploy import deploy_module
+        model = deploy_module(model)
     else:
         cls_name, kwargs, baseline = BACKBONES[model_name]
         if variant == 'softmax':
@@ -180,25 +182,11 @@ class OrtModel:
     """An ONNX Runtime session called like the model (eval only)."""
 
     def __init__(self, path, threads=None):
-        from mmagent.deploy import _import_onnx
-        ort = _import_onnx()
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.intra_op_num_threads = threads or torch.get_num_threads()
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(path, opts,
-                                            providers=['CPUExecutionProvider'])
+        from mmagent.deploy import onnx_session
+        self.session = onnx_session(path, threads or torch.get_num_threads())
         self.input = self.session.get_inputs()[0].name
 
     def eval(self):
-        return self
-
-    def train(self):
-        raise ValueError('an ONNX Runtime variant times eval only')
-
-    def to(self, device):
-        if not str(device).startswith('cpu'):
-            raise ValueError(f'the ONNX Runtime variants run on the CPU, not {device}')
         return self
 
     def __call__(self, x):
@@ -209,14 +197,11 @@ def export_child(args):
     """Run in a fresh process: export the PyTorch variant behind ``args.variant`` to
     ``args.onnx`` (dynamic height and width, at the first size) and check it against
     PyTorch at every size; prints JSON ``{'export_s', 'max_diff'}``."""
-    from mmagent.deploy import check_onnx, deploy_module, export_onnx
-    model = build(args.model, ORT_VARIANTS[args.variant], args.config)
-    module = deploy_module(model)  # (mmdet's Swin returns None from eval())
-    if args.config:  # the same part as the PyTorch variants time: backbone + neck
-        module.kind = 'detector'
+    from mmagent.deploy import check_onnx, export_onnx
+    module = build(args.model, ORT_VARIANTS[args.variant], args.config)
     sizes = [parse_size(s) for s in args.size.split(',')]
     start = time.perf_counter()
-    export_onnx(module, args.onnx, shape=sizes[0])
+    export_onnx(module, args.onnx, shape=sizes[0])  # a backbone or a DeployModule
     export_s = time.perf_counter() - start
     reports = check_onnx(args.onnx, module, sizes)
     print(
@@ -224,17 +209,6 @@ def export_child(args):
             'export_s': export_s,
             'max_diff': max(r['max_diff'] for r in reports)
         }))
-
-
-def _whole_model_forward(model):
-    """Detectors/segmentors: time backbone + neck (+ decode head) on a tensor."""
-
-    def forward(self, x):
-        feats = self.extract_feat(x)
-        return feats if isinstance(feats, (list, tuple)) else [feats]
-
-    model.forward = types.MethodType(forward, model)
-    return model
 
 
 def _sync(device):
@@ -321,8 +295,8 @@ def profile_step(step, device, top):
         activities.append(ProfilerActivity.CUDA)
     with profile(activities=activities) as prof:
         step()
-    cuda = device.startswith('cuda')
-    rows = [(e.key, e.self_device_time_total if cuda else e.self_cpu_time_total)
+    rows = [(e.key,
+             e.self_device_time_total if len(activities) > 1 else e.self_cpu_time_total)
             for e in prof.key_averages()]
     total = sum(t for _, t in rows) or 1
     rows.sort(key=lambda r: -r[1])
@@ -552,18 +526,20 @@ def main(argv=None, extension=None):
     """Run the tool; ``extension`` (an :class:`Extension`) adds variants."""
     global EXT
     EXT = extension or Extension()
-    variants = VARIANTS + tuple(ORT_VARIANTS) + tuple(EXT.variants)
+    defaults = VARIANTS + tuple(EXT.variants)
+    variants = defaults + tuple(ORT_VARIANTS)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
                         choices=sorted(BACKBONES))
     parser.add_argument(
-        '--config', help='time a whole detector/segmentor config '
-        '(backbone + neck) instead of bare backbones')
+        '--config', help='time the model of a config instead of bare backbones: the '
+        'part tools/export.py exports (detector: backbone + neck; segmentor: up to the '
+        'decode head\'s logits; classifier: the logits)')
     parser.add_argument('--sizes', nargs='+', default=['512', '800x1344'])
     parser.add_argument('--modes', nargs='+', default=['eval', 'train'],
                         choices=['eval', 'train'])
     parser.add_argument('--variants', nargs='+', default=None, choices=variants,
-                        help=f'default: {" ".join(VARIANTS + tuple(EXT.variants))}')
+                        help=f'default: {" ".join(defaults)}')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--train-batch', type=int, default=2)
     parser.add_argument('--repeat', type=int, default=5,
@@ -601,7 +577,7 @@ def main(argv=None, extension=None):
                      f'the log-log slope, got {args.scaling_sizes}')
     args.variants_given = args.variants is not None
     if args.variants is None:
-        args.variants = list(VARIANTS + tuple(EXT.variants))
+        args.variants = list(defaults)
     ort = [v for v in args.variants if v in ORT_VARIANTS]
     if ort and not args.device.startswith('cpu'):
         parser.error(f'the variants {" ".join(ort)} run in ONNX Runtime on the CPU; '
