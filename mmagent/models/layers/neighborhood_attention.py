@@ -59,25 +59,39 @@ def _axis_plan(length, kernel_size, tile_size, device):
     rows = torch.arange(length, device=device)
     tile = torch.clamp(rows // t, max=n - 1)
     out_index = tile * t + rows - starts[tile]
-    runs, begin = [], 0
     if not isinstance(n, int):  # symbolic: no runs, every tile takes its own mask
         return (q_rows.flatten(), (k_rows + half).flatten(), valid, rel, out_index, None,
                 (n, t, s))
-    for i in range(1, n + 1):
-        if i == n or not torch.equal(valid[i], valid[begin]):
+    return (q_rows.flatten(), (k_rows + half).flatten(), valid, rel, out_index,
+            _runs(length, kernel_size, t, n), (n, t, s))
+
+
+def _runs(length, kernel_size, t, n):
+    """The runs ``[(first, last + 1), ...]`` of tiles with equal windows, from the
+    sizes alone (no tensor is read, so ``torch.compile`` traces it without a graph
+    break): a tile's window pattern is where each query's window starts relative to
+    the tile's first key row."""
+    half = kernel_size // 2
+    runs, begin, pattern = [], 0, None
+    for i in range(n):
+        start = min(i * t, length - t)
+        key = tuple(
+            min(max(start + q - half, 0), length - kernel_size) - start + half
+            for q in range(t))
+        if i and key != pattern:
             runs.append((begin, i))
             begin = i
-    return (q_rows.flatten(), (k_rows + half).flatten(), valid, rel, out_index, runs,
-            (n, t, s))
+        pattern = key
+    runs.append((begin, n))
+    return runs
 
 
 def _is_identity(index, length):
-    """Whether ``index`` is ``arange(length)``; for a symbolic size (export) not known
-    without fixing it, so False and the gather serves every size."""
-    if not isinstance(length, int):
-        return False
-    return index.numel() == length and torch.equal(
-        index, torch.arange(length, device=index.device))
+    """Whether the gather ``index`` of a plan is ``arange(length)``. A plan's tiles
+    start at multiples of the tile (the last one clamped) and key tiles overlap, so it
+    is exactly when the index has ``length`` entries; for a symbolic size (export) not
+    known without fixing it, so False and the gather serves every size."""
+    return isinstance(length, int) and index.numel() == length
 
 
 def _tiles(x, index_h, index_w, n_h, t_h, n_w, t_w):
