@@ -11,26 +11,12 @@ import torch
 
 from mmagent.deploy import OnnxMismatchError, check_onnx, export_onnx, valid_sizes
 from mmagent.models import backbones as B
+from tests.shallow_families import FAMILIES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: export size, then two more: non-square, and not multiples of 32 (padding paths).
 SIZES = [(256, 256), (288, 352), (232, 333)]
-
-FAMILIES = {
-    'agent_pvt': lambda: B.AgentPVT(arch='tiny', depths=[1, 1, 1, 1]),
-    'flatten_pvt': lambda: B.FLattenPVT(arch='tiny', depths=[1, 1, 1, 1]),
-    'flatten_pvt_v2': lambda: B.FLattenPVTv2(arch='b0', depths=[1, 1, 1, 1]),
-    # two blocks in stage 3: the shifted windows (and their mask) are in the graph
-    'agent_swin': lambda: B.AgentSwinTransformer(arch='tiny', depths=[1, 1, 2, 1]),
-    'flatten_swin': lambda: B.FLattenSwinTransformer(arch='tiny', depths=[1, 1, 2, 1]),
-    'agent_cswin': lambda: B.AgentCSWin(arch='tiny', depths=[1, 1, 1, 1]),
-    'flatten_cswin': lambda: B.FLattenCSWin(arch='tiny', depths=[1, 1, 1, 1]),
-    'agent_deit': lambda: B.AgentDeiT(arch='tiny', depth=2),
-    'mlla': lambda: B.MLLA(arch='tiny', depths=[1, 1, 1, 1]),
-    'dat':
-    lambda: B.DAT(arch='tiny', depths=[2, 1, 1, 1], stage_spec=['ND', 'D', 'D', 'D']),
-}
 
 
 def _randomise_norms(model):
