@@ -222,11 +222,32 @@ def apply_common_options(cfg, config_path, work_dir=None, amp=False, resume=None
 
 
 def build_runner(cfg):
+    """The config's runner. MMEngine's ``compile`` option (True, or a dict of
+    ``torch.compile`` arguments with an optional ``target``, as MMEngine's
+    ``FlexibleRunner`` takes it) compiles the model's ``forward`` here, for training
+    and testing alike: MMEngine's ``Runner`` would compile the whole ``train_step``,
+    whose optimizer step dynamo fails to trace on torch 2.14."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    options = cfg.pop('compile', None)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if options:
+        compile_model(runner.model, options)
+        runner.logger.info(f'mmagent: the model\'s forward is compiled with '
+                           f'torch.compile ({options}); the first steps are slow')
+    return runner
+
+
+def compile_model(model, options=True):
+    """Compile ``options['target']`` (default ``'forward'``) of ``model`` (unwrapped
+    from a distributed wrapper) with ``torch.compile(**options)``; ``options`` True
+    takes the defaults. Returns the module that was changed."""
+    from mmengine.model import is_model_wrapper
+    options = {} if options is True else dict(options)
+    target = options.pop('target', 'forward')
+    module = model.module if is_model_wrapper(model) else model
+    setattr(module, target, torch.compile(getattr(module, target), **options))
+    return module
 
 
 def read_metrics(work_dir):

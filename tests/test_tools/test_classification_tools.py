@@ -98,3 +98,22 @@ def test_mmpretrain_own_packaged_tools_with_an_mmagent_config(toy_cls, tmp_path)
         osp.join(MMPRETRAIN_TOOLS, 'test.py'), cfg, ckpt, '--work-dir', work,
         '--cfg-options', *_data_options(toy_cls))
     assert 'accuracy/top1' in read_metrics(work)
+
+
+def test_mmengine_compile_option_trains_the_compiled_model(toy_cls, tmp_path):
+    """Configs turn torch.compile on through MMEngine's ``compile`` option, which
+    mmagent's tools apply to the model's forward (``aot_eager`` here: dynamo and
+    AOTAutograd, without inductor's code generation), in training and testing."""
+    work = str(tmp_path / 'work')
+    cfg = config_path('toy/agent_pvt_t_cls_toy.py')
+    out = run_tool('tools/train.py', cfg, '--work-dir',
+                   work, '--cfg-options', 'compile.backend=aot_eager',
+                   *_data_options(toy_cls), *ONE_EPOCH, env={'TORCH_LOGS': 'recompiles'})
+    assert "the model's forward is compiled" in out.stdout + out.stderr
+    # dynamo runs the forward: validation (no grad) recompiles what training compiled
+    assert 'Recompiling function forward' in out.stderr
+    (ckpt, ) = glob.glob(osp.join(work, '*.pth'))
+    out = run_tool('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options',
+                   'compile.backend=aot_eager', *_data_options(toy_cls))
+    assert "the model's forward is compiled" in out.stdout + out.stderr
+    assert 0 <= read_metrics(work)['accuracy/top1'] <= 100
