@@ -25,6 +25,11 @@ For each backbone it times, side by side in one run:
                   provider with as many threads as torch. The export is checked
                   against PyTorch at every size first (max difference printed; over
                   1e-4 is an error), and its time is printed.
+* ``compiled`` and ``softmax-compiled`` (not run unless named) - ``mmagent`` and
+                  ``softmax`` under ``torch.compile`` (inductor; mmagent's backbones
+                  with ``fullgraph=True``, the baselines as they compile). The first
+                  call's time is printed as the compile time; in eval the compiled
+                  output is checked against eager first (over 1e-4 is an error).
 
 Eval is a no-grad forward at ``--batch``; train is forward + backward at
 ``--train-batch``. Each variant runs in a fresh process of its own, round-robin over
@@ -35,7 +40,8 @@ one page-faults - measured here, that moved the spec rendering's train step betw
 high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``), one more step
 warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
 are printed against the first variant (``mmagent`` unless ``--variants`` says
-otherwise), and softmax-onnxruntime's against onnxruntime's. ``--shared-process``
+otherwise), and softmax-onnxruntime's against onnxruntime's (softmax-compiled's against
+compiled's). ``--shared-process``
 times the variants interleaved in one process instead (quicker, noisier).
 
 This is a user tool: it imports only mmagent and the OpenMMLab stack and runs from a
@@ -98,6 +104,8 @@ BACKBONES = {
 VARIANTS = ('mmagent', 'plain', 'softmax')
 #: ONNX Runtime variants -> the PyTorch variant that is exported
 ORT_VARIANTS = {'onnxruntime': 'mmagent', 'softmax-onnxruntime': 'softmax'}
+#: torch.compile variants -> the eager variant that is compiled
+COMPILED_VARIANTS = {'compiled': 'mmagent', 'softmax-compiled': 'softmax'}
 
 
 class Extension:
@@ -142,6 +150,11 @@ def build(model_name, variant, config=None, device='cpu', onnx=None, threads=Non
     import mmagent  # noqa: F401
     if variant in ORT_VARIANTS:
         return OrtModel(onnx, threads)
+    if variant in COMPILED_VARIANTS:
+        eager = build(model_name, COMPILED_VARIANTS[variant], config, device)
+        # mmagent's models compile without graph breaks (tests/test_models/
+        # test_compile.py); the baselines are compiled as they come
+        return torch.compile(eager, fullgraph=variant == 'compiled')
     torch.manual_seed(0)
     if config:
         from mmengine.config import Config
@@ -264,6 +277,12 @@ def measure_child(args):
     model = build(args.model, args.variant, args.config, args.device, args.onnx,
                   args.threads)
     step = step_fn(model, args.mode, args.batch, parse_size(args.size), args.device)
+    result = {}
+    if args.variant in COMPILED_VARIANTS:  # the first call compiles
+        result['compile_s'] = seconds(step, args.device)
+        if args.mode == 'eval':
+            result['max_diff'] = compiled_diff(model, args.batch, parse_size(args.size),
+                                               args.device)
     if args.device.startswith('cuda'):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -280,10 +299,22 @@ def measure_child(args):
         peak = (_status_kib('VmHWM') - base) / 1024
     step()
     times = [seconds(step, args.device) for _ in range(args.repeat)]
-    result = {'peak_mib': peak, 'times': times}
+    result.update(peak_mib=peak, times=times)
     if args.profile and args.variant not in ORT_VARIANTS:
         result['profile'] = profile_step(step, args.device, args.profile)
     print(json.dumps(result))
+
+
+def compiled_diff(compiled, batch, size, device):
+    """Max abs difference of a compiled model's eval outputs from its eager module's;
+    over 1e-4 is an error."""
+    x = torch.randn(batch, 3, *size, device=device)
+    with torch.no_grad():
+        outs, refs = compiled(x), compiled._orig_mod(x)
+    diff = max((a - b).abs().max().item() for a, b in zip(outs, refs))
+    if diff > 1e-4:
+        raise RuntimeError(f'the compiled model differs from eager by {diff:.3g}')
+    return diff
 
 
 def profile_step(step, device, top):
@@ -424,6 +455,8 @@ def _model_rows(name, sizes, args, device, tmpdir):
                 }
             rows.append((label, f'{size[0]}x{size[1]}', mode, batch, t, mem))
             print(_row_text(rows[-1], timed), flush=True)
+            if not args.shared_process:
+                _print_compile_times(runs)
             if args.profile:
                 for v in timed:
                     if v in ORT_VARIANTS:
@@ -436,6 +469,15 @@ def _model_rows(name, sizes, args, device, tmpdir):
     return rows
 
 
+def _print_compile_times(runs):
+    for v, rs in runs.items():
+        if v in COMPILED_VARIANTS:
+            first = statistics.median(r['compile_s'] for r in rs)
+            diff = [r['max_diff'] for r in rs if 'max_diff' in r]
+            checked = f', max abs diff to eager {max(diff):.2g}' if diff else ''
+            print(f'  {v}: first call (compilation) {first:.1f} s{checked}', flush=True)
+
+
 def _row_text(row, variants):
     label, size, mode, batch, t, mem = row
     parts = [f'{label:14s} {size:>9s} {mode:5s} b{batch}']
@@ -445,8 +487,10 @@ def _row_text(row, variants):
             parts.append(f'{mem[v]:7.0f}MiB')
     first = variants[0]  # 'mmagent' unless --variants starts with another
     pairs = [(first, v) for v in variants[1:]]
-    if 'onnxruntime' in variants[1:] and 'softmax-onnxruntime' in variants:
-        pairs.append(('onnxruntime', 'softmax-onnxruntime'))
+    for ours, theirs in (('onnxruntime', 'softmax-onnxruntime'), ('compiled',
+                                                                  'softmax-compiled')):
+        if ours in variants[1:] and theirs in variants:
+            pairs.append((ours, theirs))
     for ref, v in pairs:
         parts.append(f'{v}/{ref} time {fmt_ratio(t[ref], t[v])}')
         if mem:
@@ -527,7 +571,7 @@ def main(argv=None, extension=None):
     global EXT
     EXT = extension or Extension()
     defaults = VARIANTS + tuple(EXT.variants)
-    variants = defaults + tuple(ORT_VARIANTS)
+    variants = defaults + tuple(ORT_VARIANTS) + tuple(COMPILED_VARIANTS)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=['agent_pvt_t', 'agent_swin_t'],
                         choices=sorted(BACKBONES))
