@@ -98,14 +98,15 @@ class SwinWindowAttention(nn.Module):
         heads = self.num_heads
         q, k, v = self.qkv(windows).unflatten(-1, (3, heads, c // heads)).permute(
             2, 0, 3, 1, 4)
-        bias = self.position_bias(ws)  # (h, n, n)
+        bias = self.position_bias(ws).unsqueeze(0)  # (1, h, n, n)
         if mask is not None:
             nw = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.unsqueeze(1))  # (nW, h, n, n)
+            bias = bias + mask.unsqueeze(1)  # (nW, h, n, n)
             bias = bias.unsqueeze(0).expand(bw // nw, -1, -1, -1,
                                             -1).reshape(bw, heads, n, n)
+        # a 4-D contiguous mask: CUDA's fused kernels take nothing else
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.to(q.dtype),
+            q, k, v, attn_mask=bias.to(q.dtype).contiguous(),
             dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(bw, n, c)))
 
