@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
 from mmagent.models.layers import Mlp
+from mmagent.models.layers.linear_attention import recompute_in_backward
 from mmagent.models.layers.windows import map_view, pad_to_multiple, tokens
 from mmagent.registry import MODELS
 from .base import (Stage, SwinLayoutBackbone, as_stage_list, attention_plan,
@@ -44,12 +45,21 @@ class MLLABlock(nn.Module):
     def cpe(self, conv, x, hw_shape):
         return tokens(conv(map_view(x, hw_shape)))
 
+    def _conv_act(self, x, hw_shape):
+        return self.act(self.cpe(self.dwc, x, hw_shape))
+
+    def _gate(self, x, gate):
+        return x * self.act(gate)
+
     def forward(self, x, hw_shape):
         x = x + self.cpe(self.cpe1, x, hw_shape)
         y = self.norm1(x)
-        gate = self.act(self.act_proj(y))
-        y = self.act(self.cpe(self.dwc, self.in_proj(y), hw_shape))
-        x = x + self.drop_path(self.out_proj(self.attn(y, hw_shape) * gate))
+        # the SiLUs are recomputed in backward (recompute_in_backward): each kept
+        # output was one more token-sized tensor per block in training
+        a = recompute_in_backward(self._conv_act, self.in_proj(y), hw_shape)
+        gated = recompute_in_backward(self._gate, self.attn(a, hw_shape),
+                                      self.act_proj(y))
+        x = x + self.drop_path(self.out_proj(gated))
         x = x + self.cpe(self.cpe2, x, hw_shape)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 

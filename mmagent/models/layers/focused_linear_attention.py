@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .linear_attention import linear_attention
+from .linear_attention import linear_attention, recompute_in_backward
 from .windows import resize_pos_embed
 
 __all__ = [
@@ -37,10 +37,19 @@ def resize_positional_encoding(pos, pretrain_hw, hw_shape):
     return resize_pos_embed(pos, pretrain_hw, hw_shape)
 
 
-def focused_linear(q, k, v, scale, num_heads, focusing_factor):
-    """Focused linear attention of q (B, N, C) over k, v (B, n, C); heads on the channel
-    axis; returns (B, N, C). ``scale`` is the raw (1, 1, C) parameter (softplus here).
-    Runs in float32 whatever the inputs' dtype, and returns that dtype."""
+def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None):
+    """Focused linear attention of q (B, N, C) over k (plus ``k_pos``, broadcast), v
+    (B, n, C); heads on the channel axis; returns (B, N, C). ``scale`` is the raw
+    (1, 1, C) parameter (softplus here). Runs in float32 whatever the inputs' dtype,
+    and returns that dtype; in training its intermediates are recomputed in backward
+    (:func:`~mmagent.models.layers.linear_attention.recompute_in_backward`)."""
+    return recompute_in_backward(_focused_linear, q, k, v, scale, num_heads,
+                                 focusing_factor, k_pos)
+
+
+def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos):
+    if k_pos is not None:
+        k = k + k_pos.to(k.dtype)
     dtype = q.dtype
     with torch.autocast(q.device.type, enabled=False):
         q, k, v, scale = q.float(), k.float(), v.float(), scale.float()
@@ -102,13 +111,15 @@ class FocusedLinearCore(nn.Module):
     def attend(self, q, k, v, kv_hw):
         """Focused linear attention of q over k (plus the positional encoding resized
         to the key map ``kv_hw``) and v; (B, N, C)."""
-        k = k + resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
-                                           kv_hw).to(k.dtype)
-        return focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor)
+        pos = resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
+                                         kv_hw)
+        return focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor,
+                              k_pos=pos)
 
     def conv_v(self, v, hw_shape):
-        """The depthwise conv of V (B, N, C) on the ``hw_shape`` map."""
-        return shared_dwc(self.dwc, v, hw_shape, self.num_heads)
+        """The depthwise conv of V (B, N, C) on the ``hw_shape`` map (its per-head
+        copy of V recomputed in backward, not kept)."""
+        return recompute_in_backward(shared_dwc, self.dwc, v, hw_shape, self.num_heads)
 
 
 @MODELS.register_module()

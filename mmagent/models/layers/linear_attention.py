@@ -1,6 +1,26 @@
-"""The normalised linear attention product that MLLA and FLatten share."""
+"""The normalised linear attention product that MLLA and FLatten share, and how their
+attention cores train within the memory of softmax attention."""
+import torch
+from torch.utils.checkpoint import checkpoint
 
-__all__ = ['linear_attention']
+__all__ = ['linear_attention', 'recompute_in_backward']
+
+
+def recompute_in_backward(fn, *args):
+    """``fn(*args)``; when it needs gradients, its intermediates are recomputed in
+    backward instead of kept (``torch.utils.checkpoint``, non-reentrant, so autocast
+    and ``torch.compile`` see it as one region).
+
+    The linear-attention cores of FLatten and MLLA are chains of token-sized
+    elementwise steps and thin products: kept for backward they held about ten
+    token-sized float32 tensors per block, which took their training above the memory
+    of the softmax backbones they replace. Recomputing them costs those cheap steps
+    once more and keeps only the inputs. Inference runs ``fn`` as it is.
+    """
+    if torch.is_grad_enabled() and any(
+            isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        return checkpoint(fn, *args, use_reentrant=False)
+    return fn(*args)
 
 
 def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):

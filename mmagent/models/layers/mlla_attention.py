@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .linear_attention import linear_attention
+from .linear_attention import linear_attention, recompute_in_backward
 from .windows import map_view, tokens
 
 __all__ = ['MLLALinearAttention', 'rope_2d']
@@ -60,10 +60,15 @@ class MLLALinearAttention(nn.Module):
         self.lepe = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, x, hw_shape):
-        q, k = (F.elu(t) + 1.0 for t in self.qk(x).chunk(2, dim=-1))
+        # in training the core's intermediates are recomputed in backward (see
+        # recompute_in_backward): only x and the qk projection are kept
+        out = recompute_in_backward(self._core, self.qk(x), x, hw_shape)
+        return out + tokens(self.lepe(map_view(x, hw_shape)))
+
+    def _core(self, qk, x, hw_shape):
+        q, k = (F.elu(t) + 1.0 for t in qk.chunk(2, dim=-1))
         with torch.autocast(x.device.type, enabled=False):
             q, k = q.float(), k.float()
-            out = linear_attention(q, k, x.float(), self.num_heads,
-                                   q_num=rope_2d(q, hw_shape),
-                                   k_num=rope_2d(k, hw_shape)).to(x.dtype)
-        return out + tokens(self.lepe(map_view(x, hw_shape)))
+            return linear_attention(q, k, x.float(), self.num_heads,
+                                    q_num=rope_2d(q, hw_shape),
+                                    k_num=rope_2d(k, hw_shape)).to(x.dtype)
