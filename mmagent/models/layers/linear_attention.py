@@ -42,4 +42,6 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
     k_num = kh if k_num is None else split(k_num)
     z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
     kv = (k_num.transpose(-2, -1) * n**-0.5) @ (vh * n**-0.5)
-    return (q_num @ kv * z).transpose(1, 2).flatten(2)
+    out = q_num @ kv
+    out = out.mul_(z) if not torch.is_grad_enabled() else out * z  # eval: in place
+    return out.transpose(1, 2).flatten(2)
