@@ -29,7 +29,8 @@ from torch import nn
 
 __all__ = [
     'AdaptiveAvgPool', 'DeployModule', 'deploy_module', 'export_onnx', 'check_onnx',
-    'valid_sizes', 'preprocess_settings', 'onnx_session', 'OnnxMismatchError'
+    'valid_sizes', 'trace_shape', 'preprocess_settings', 'onnx_session',
+    'OnnxMismatchError'
 ]
 
 #: Largest allowed max abs difference between ONNX Runtime and PyTorch (issue 23).
@@ -166,8 +167,8 @@ def export_onnx(model, path, shape=(512, 512), batch=1, opset=18, dynamic=True):
         model (nn.Module): A backbone, classifier, segmentor or detector (or a
             :class:`DeployModule`).
         path (str): The ``.onnx`` file to write.
-        shape (tuple[int, int]): Height and width of the example image. Defaults to
-            (512, 512).
+        shape (tuple[int, int]): Height and width of the example image (traced one
+            pixel larger, see :func:`trace_shape`). Defaults to (512, 512).
         batch (int): Batch of the example; the batch dimension stays static.
             Defaults to 1.
         opset (int): ONNX opset. Defaults to 18.
@@ -180,7 +181,7 @@ def export_onnx(model, path, shape=(512, 512), batch=1, opset=18, dynamic=True):
     module = deploy_module(model)
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device('cpu')
-    example = torch.randn(batch, 3, *shape, device=device)
+    example = torch.randn(batch, 3, *trace_shape(module, shape, dynamic), device=device)
     dims = None
     if dynamic:
         dim = torch.export.Dim.DYNAMIC
@@ -191,6 +192,20 @@ def export_onnx(model, path, shape=(512, 512), batch=1, opset=18, dynamic=True):
                                     opset_version=opset, verbose=False, report=False)
     program.save(path)
     return program.exported_program
+
+
+def trace_shape(model, shape, dynamic=True):
+    """The example size a dynamic export is traced at: ``shape`` one pixel larger, so
+    that no padding of the example is zero. Traced at a size where every pad is zero
+    (224 px for the Swin and CSwin layouts), a graph that torch.export proved valid for
+    any size failed in ONNX Runtime at every other size (an ``Add`` of mismatched
+    shapes); one pixel larger, the same graph serves 224 and every other size. Models
+    whose graph depends on the size class (the Swin classifiers' small-map rule,
+    ``pad_small_map=False``) are traced at ``shape`` itself."""
+    if not dynamic or any(
+            getattr(m, 'pad_small_map', True) is False for m in model.modules()):
+        return tuple(shape)
+    return tuple(s + 1 for s in shape)
 
 
 def valid_sizes(exported_program):

@@ -16,7 +16,9 @@ from tests.shallow_families import FAMILIES
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: export size, then two more: non-square, and not multiples of 32 (padding paths).
-SIZES = [(256, 256), (288, 352), (232, 333)]
+#: 224 is where every pad of the Swin layouts is zero: traced there as it is, the
+#: graph failed in ONNX Runtime at every other size (see deploy.trace_shape).
+SIZES = [(224, 224), (288, 352), (232, 333)]
 
 
 def _randomise_norms(model):
