@@ -199,13 +199,8 @@ def trace_shape(model, shape, dynamic=True):
     that no padding of the example is zero. Traced at a size where every pad is zero
     (224 px for the Swin and CSwin layouts), a graph that torch.export proved valid for
     any size failed in ONNX Runtime at every other size (an ``Add`` of mismatched
-    shapes); one pixel larger, the same graph serves 224 and every other size. Models
-    whose graph depends on the size class (the Swin classifiers' small-map rule,
-    ``pad_small_map=False``) are traced at ``shape`` itself."""
-    if not dynamic or any(
-            getattr(m, 'pad_small_map', True) is False for m in model.modules()):
-        return tuple(shape)
-    return tuple(s + 1 for s in shape)
+    shapes); one pixel larger, the same graph serves 224 and every other size."""
+    return tuple(s + 1 for s in shape) if dynamic else tuple(shape)
 
 
 def valid_sizes(exported_program):

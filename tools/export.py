@@ -75,9 +75,11 @@ def default_shape(cfg, scope):
 
 
 def other_shape(shape):
-    """A non-square size unlike ``shape``, not a multiple of 32 (the padding paths)."""
+    """A non-square size larger than ``shape``, not a multiple of 32 (the padding
+    paths); larger, since the Swin classifiers' files serve sizes from one window at
+    stage 4 up (193 px at window 7)."""
     h, w = shape
-    return max(64, int(h * 0.75) + 13), max(64, int(w * 1.25) + 7)
+    return int(h * 1.25) + 13, int(w * 1.5) + 7
 
 
 def build_model(cfg, checkpoint):

@@ -55,6 +55,19 @@ def test_backbone_exports_exact_at_any_size(family, tmp_path):
     assert not wrong['ok'] and wrong['max_diff'] > 1e-4
 
 
+def test_swin_classifier_rule_exports_for_every_size_from_one_window(tmp_path):
+    """The published Swin classifiers do not shift a stage-4 map of exactly one
+    window (224 px) and shift larger ones: one file serves both."""
+    torch.manual_seed(0)
+    model = _randomise_norms(
+        B.AgentSwinTransformer(arch='tiny', depths=[1, 1, 2, 2],
+                               pad_small_map=False)).eval()
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(224, 224))
+    reports = check_onnx(path, model, [(224, 224), (256, 288)])
+    assert all(r['max_diff'] <= 1e-4 for r in reports), reports
+
+
 def test_export_refuses_a_bad_shape(tmp_path):
     with pytest.raises(ValueError, match='shape must be'):
         export_onnx(

@@ -6,22 +6,38 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from mmagent.registry import MODELS
-from .windows import from_windows, pad_to_multiple, to_windows
+from .windows import from_windows, known_zero, pad_to_multiple, to_windows
 
 __all__ = ['SwinWindowAttention', 'shift_mask']
 
 
 def shift_mask(h_pad, w_pad, ws, shift, device):
-    """The usual -100 mask for shifted windows on the padded map, (nW, ws*ws, ws*ws)."""
-    img = torch.zeros((1, h_pad, w_pad, 1), device=device)
-    cnt = 0
-    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-            img[:, hs, wsl, :] = cnt
-            cnt += 1
-    win = to_windows(img.flatten(1, 2), (h_pad, w_pad), (ws, ws)).squeeze(-1)
+    """The usual -100 mask for shifted windows on the padded map, (nW, ws*ws, ws*ws):
+    tokens of one window attend to each other only within the same of the nine regions
+    that the cyclic shift brings together. Written with comparisons, so ``shift`` may
+    be a symbolic size, 0 included (then every window is one region)."""
+    rows = torch.arange(h_pad, device=device)
+    cols = torch.arange(w_pad, device=device)
+    region_h = (rows >= h_pad - ws).long() + (rows >= h_pad - shift).long()
+    region_w = (cols >= w_pad - ws).long() + (cols >= w_pad - shift).long()
+    img = (region_h[:, None] * 3 + region_w[None, :]).to(torch.float32)
+    win = to_windows(img.reshape(1, h_pad * w_pad, 1), (h_pad, w_pad),
+                     (ws, ws)).squeeze(-1)
     mask = win.unsqueeze(1) - win.unsqueeze(2)
     return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+
+
+def _roll(x, shift):
+    """``torch.roll`` of a (B, H, W, C) map by ``shift`` on H and W; for a symbolic
+    shift (export) as a gather, since ONNX's lowering of ``roll`` takes constants."""
+    if isinstance(shift, int):
+        return torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+    for dim in (1, 2):
+        n = x.shape[dim]
+        index = torch.arange(n, device=x.device) - shift  # |shift| < n: one wrap
+        index = torch.where(index < 0, index + n, index)
+        x = x.index_select(dim, torch.where(index >= n, index - n, index))
+    return x
 
 
 def relative_index(ws):
@@ -77,6 +93,19 @@ class SwinWindowAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         trunc_normal_(self.relative_position_bias_table, std=.02)
 
+    def small_map_rule(self, h, w):
+        """``(window, shift)`` of the published classifiers on an ``h x w`` map: a
+        map no larger than the window shrinks the window to it and does not shift.
+        For symbolic sizes (export) the window cannot shrink, so the graph serves maps
+        of at least one window (a constraint the exported program records), and the
+        shift is a size expression that is 0 on a map of exactly one window."""
+        ws, shift = self.window_size, self.shift_size
+        if isinstance(h, int) and isinstance(w, int):
+            return (min(h, w), 0) if min(h, w) <= ws else (ws, shift)
+        side = torch.sym_min(h, w)
+        torch._check(side >= ws)
+        return ws, shift * torch.sym_min(side - ws, 1)
+
     def position_bias(self, ws):
         """(h, ws*ws, ws*ws) relative position bias of a ``ws`` window (``ws`` may be
         smaller than the table's window when a small map shrinks it)."""
@@ -114,17 +143,17 @@ class SwinWindowAttention(nn.Module):
         b, _, c = x.shape
         h, w = hw_shape
         ws, shift = self.window_size, self.shift_size
-        if not self.pad_small_map and min(h, w) <= ws:
-            ws, shift = min(h, w), 0
+        if not self.pad_small_map:
+            ws, shift = self.small_map_rule(h, w)
         x = pad_to_multiple(x.view(b, h, w, c), ws, channels_last=True)
         padded = (x.shape[1], x.shape[2])
         mask = None
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        if self.shift_size and not known_zero(shift):
+            x = _roll(x, -shift)
             mask = shift_mask(*padded, ws, shift, x.device)
         windows = to_windows(x.flatten(1, 2), padded, (ws, ws))
         x = from_windows(self.attend(windows, ws, mask), padded, (ws, ws), b)
         x = x.view(b, *padded, c)
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        if mask is not None:
+            x = _roll(x, shift)
         return x[:, :h, :w].reshape(b, h * w, c)
