@@ -103,14 +103,15 @@ def build_model(cfg, checkpoint):
 
 
 def window_rule_limit(model):
-    """The input size (pixels) up to which the last stage's map fits one window, for a
-    model with window attention that shrinks its window on small maps; else None."""
+    """The smallest input size (pixels) whose last-stage map is at least one window,
+    for a model with window attention that shrinks its window on smaller maps (the
+    Swin classifiers); else None. One exported file serves sizes from there up."""
     from mmagent.models.layers.window_attention import SwinWindowAttention
     sizes = [
         m.window_size for m in model.modules()
         if isinstance(m, SwinWindowAttention) and not m.pad_small_map
     ]
-    return 32 * max(sizes) if sizes else None
+    return 32 * (max(sizes) - 1) + 1 if sizes else None
 
 
 def _strip_pretrained(node):
@@ -167,8 +168,8 @@ def _main(argv=None):
     small = window_rule_limit(model)
     if small:
         print(f'note: this model shrinks its window on maps smaller than one window '
-              f'(pad_small_map=False), a different graph: a file exported at min(H, W) '
-              f'<= {small} serves inputs up to that, one exported above it larger ones')
+              f'(pad_small_map=False), which one graph cannot do: the file serves '
+              f'inputs of at least {small}x{small} pixels')
     reports = []
     for check in [shape] + checks:
         try:
