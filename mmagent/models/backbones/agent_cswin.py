@@ -65,7 +65,7 @@ class AgentCSWin(CSWinHost):
             ``split_size=(1, 2, 7, 7)``, ``qkv_bias=True``, ``drop_rate=0``,
             ``attn_drop_rate=0``, ``drop_path_rate=0.2``, ``out_indices=(0, 1, 2, 3)``,
             ``frozen_stages=-1``, ``norm_eval=False``, ``with_cp=False``,
-            ``cpu_kernels=True``, ``bias_cache_mb=64``, ``init_cfg=None``).
+            ``cpu_kernels=True``, ``bias_cache_mb=4``, ``init_cfg=None``).
 
     Any input size works: the agent biases are resized to the actual maps.
     """

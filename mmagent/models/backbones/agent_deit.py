@@ -73,7 +73,7 @@ class AgentDeiT(DeiTHost):
             ``embed_dims``, ``depth``, ``num_heads``, ``mlp_ratio``, ``qkv_bias=True``,
             ``drop_rate=0``, ``attn_drop_rate=0``, ``drop_path_rate=0.1``,
             ``out_indices=-1``, ``frozen_stages=-1``, ``with_cp=False``,
-            ``cpu_kernels=True``, ``bias_cache_mb=64``, ``init_cfg=None``).
+            ``cpu_kernels=True``, ``bias_cache_mb=4``, ``init_cfg=None``).
 
     The agent biases are resized bilinearly to other patch maps.
     """

@@ -29,7 +29,7 @@ class AgentPVT(PVTHost):
             per-stage overrides, ``qkv_bias=True``, ``drop_rate=0``,
             ``attn_drop_rate=0``, ``drop_path_rate=0.1``, ``out_indices=(0, 1, 2, 3)``,
             ``frozen_stages=-1``, ``norm_eval=False``, ``with_cp=False``,
-            ``cpu_kernels=True``, ``bias_cache_mb=64``, ``init_cfg=None``).
+            ``cpu_kernels=True``, ``bias_cache_mb=4``, ``init_cfg=None``).
     """
     arch_zoo = {
         name:

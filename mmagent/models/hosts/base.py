@@ -388,7 +388,7 @@ class BaseBackbone(BaseModule):
             half precision, ``torch.compile`` and export take PyTorch's own ops.
             Defaults to True; False forces PyTorch's own ops everywhere (debugging).
         bias_cache_mb (float): MiB that this model's agent-attention layers may keep
-            together in their eval bias caches (0: no cache). Defaults to 64.
+            together in their eval bias caches (0: no cache). Defaults to 4.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads
             published weights through :meth:`load_pretrained`.
     """
