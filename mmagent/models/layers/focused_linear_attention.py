@@ -43,21 +43,27 @@ def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None):
     (1, 1, C) parameter (softplus here). Runs in float32 whatever the inputs' dtype,
     and returns that dtype; in training its intermediates are recomputed in backward
     (:func:`~mmagent.models.layers.linear_attention.recompute_in_backward`)."""
+    if k_pos is not None and not torch.is_grad_enabled():
+        # inference: the positional term is added here and dropped, so that a caller
+        # passing it inline frees it before the focused maps exist (one token-sized
+        # tensor less at the peak), and the sum is focused in place
+        k, k_pos = k + k_pos.to(k.dtype), None
+        return _focused_linear(q, k, v, scale, num_heads, focusing_factor, None, True)
     return recompute_in_backward(_focused_linear, q, k, v, scale, num_heads,
                                  focusing_factor, k_pos)
 
 
-def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos):
+def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos, k_owned=False):
     if k_pos is not None:
         k = k + k_pos.to(k.dtype)
     dtype = q.dtype
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v, scale = q.float(), k.float(), v.float(), scale.float()
+        q32, k32, v, scale = q.float(), k.float(), v.float(), scale.float()
         s = F.softplus(scale)
 
-        def focus(x):
-            if not torch.is_grad_enabled():  # the same steps in one new tensor
-                x = F.relu(x).add_(1e-6).div_(s)
+        def focus(x, owned):
+            if not torch.is_grad_enabled():  # the same steps in at most one new tensor
+                x = (x.relu_() if owned else F.relu(x)).add_(1e-6).div_(s)
                 norm = x.norm(dim=-1, keepdim=True)
                 x.pow_(focusing_factor)
                 return x.div_(x.norm(dim=-1, keepdim=True)).mul_(norm)
@@ -66,7 +72,10 @@ def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos):
             x = x**focusing_factor
             return x / x.norm(dim=-1, keepdim=True) * norm
 
-        out = linear_attention(focus(q), focus(k), v, num_heads)
+        # a map is focused in place only where it is a temporary of this call
+        out = linear_attention(
+            focus(q32, q32 is not q),
+            focus(k32, k_owned or k_pos is not None or k32 is not k), v, num_heads)
     return out.to(dtype)
 
 
@@ -116,10 +125,11 @@ class FocusedLinearCore(nn.Module):
     def attend(self, q, k, v, kv_hw):
         """Focused linear attention of q over k (plus the positional encoding resized
         to the key map ``kv_hw``) and v; (B, N, C)."""
-        pos = resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
-                                         kv_hw)
-        return focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor,
-                              k_pos=pos)
+        # passed inline: in inference focused_linear frees it after adding it to k
+        return focused_linear(
+            q, k, v, self.scale, self.num_heads, self.focusing_factor,
+            k_pos=resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
+                                             kv_hw))
 
     def conv_v(self, v, hw_shape):
         """The depthwise conv of V (B, N, C) on the ``hw_shape`` map (its per-head

@@ -28,9 +28,10 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
     k, v, heads on the channel axis; returns (B, N, C).
 
     ``q' = q_num``, ``k' = k_num`` when given (MLLA rotates them by RoPE for the
-    numerator only), else q and k. Keys and values are each scaled by ``n ** -0.5``
-    before ``K^T V`` and the denominator uses the mean key, so the sums stay of order
-    one at any map size (the authors' current normalisation). Callers run it in float32.
+    numerator only), else q and k. ``K^T V`` is divided by n (the authors scale keys and
+    values each by ``n ** -0.5`` before it; in float32 the same up to rounding) and the
+    denominator uses the mean key, so the sums stay of order one at any map size (the
+    authors' current normalisation). Callers run it in float32.
     """
 
     def split(t):  # (B, L, C) -> (B, h, L, d)
@@ -41,7 +42,9 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
     q_num = qh if q_num is None else split(q_num)
     k_num = kh if k_num is None else split(k_num)
     z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-    kv = (k_num.transpose(-2, -1) * n**-0.5) @ (vh * n**-0.5)
+    # the 1/n is applied to the (d, d) product, not to two token-sized copies of K, V
+    kv = (k_num.transpose(-2, -1) @ vh) * (1 / n)
     out = q_num @ kv
+    del q, k, qh, kh, q_num, k_num  # in inference the maps are freed before the copy
     out = out.mul_(z) if not torch.is_grad_enabled() else out * z  # eval: in place
     return out.transpose(1, 2).flatten(2)
