@@ -11,6 +11,7 @@ At other input sizes than pretraining, the positional encodings of the linear at
 'L' stages attend over the whole map (as every published model does at 224 px, where
 their window is the map), and the 'S' stages' windows and stripes pad as their hosts do.
 """
+import torch
 import torch.nn as nn
 
 from mmagent.models.hosts import CSWinHost, PVTHost, PVTv2Host, SwinHost
@@ -115,8 +116,10 @@ class CSWinFocusedAttention(FocusedLinearCore):
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, q, k, v, hw_shape):
-        return (self.attend(q, k, v, hw_shape) + self.conv_v(v, hw_shape) +
-                lepe(self.get_v, v, hw_shape))
+        out = self.attend(q, k, v, hw_shape)
+        if not torch.is_grad_enabled():  # inference: sums in place, no new tensors
+            return out.add_(self.conv_v(v, hw_shape)).add_(lepe(self.get_v, v, hw_shape))
+        return out + self.conv_v(v, hw_shape) + lepe(self.get_v, v, hw_shape)
 
 
 @MODELS.register_module()

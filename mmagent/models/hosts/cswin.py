@@ -41,6 +41,7 @@ class CSWinBlock(nn.Module):
 
     def attention(self, x, hw_shape):
         q, k, v = self.qkv(x).chunk(3, dim=-1)
+        del x  # the normalised tokens (passed inline): freed before the branches run
         if len(self.attns) == 1:
             out = self.attns[0](q, k, v, hw_shape)
         else:

@@ -44,11 +44,14 @@ def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None):
     and returns that dtype; in training its intermediates are recomputed in backward
     (:func:`~mmagent.models.layers.linear_attention.recompute_in_backward`)."""
     if k_pos is not None and not torch.is_grad_enabled():
-        # inference: the positional term is added here and dropped, so that a caller
-        # passing it inline frees it before the focused maps exist (one token-sized
-        # tensor less at the peak), and the sum is focused in place
-        k, k_pos = k + k_pos.to(k.dtype), None
-        return _focused_linear(q, k, v, scale, num_heads, focusing_factor, None, True)
+        # inference: the positional term is added here and dropped (a caller passing
+        # it inline frees it at once), and the sum is handed on with no reference
+        # left in this frame (``keys.pop()``), so that it is focused in place and
+        # freed as soon as the attention has used it
+        keys = [k + k_pos.to(k.dtype)]
+        del k, k_pos
+        return _focused_linear(q, keys.pop(), v, scale, num_heads, focusing_factor, None,
+                               True)
     return recompute_in_backward(_focused_linear, q, k, v, scale, num_heads,
                                  focusing_factor, k_pos)
 
@@ -56,9 +59,13 @@ def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None):
 def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos, k_owned=False):
     if k_pos is not None:
         k = k + k_pos.to(k.dtype)
+        k_owned = True
     dtype = q.dtype
     with torch.autocast(q.device.type, enabled=False):
-        q32, k32, v, scale = q.float(), k.float(), v.float(), scale.float()
+        q32, v, scale = q.float(), v.float(), scale.float()
+        keys = [k.float()]
+        k_owned = k_owned or keys[0] is not k
+        del k  # the key map lives on only in ``keys`` (see focused_linear)
         s = F.softplus(scale)
 
         def focus(x, owned):
@@ -74,8 +81,7 @@ def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos, k_owned=F
 
         # a map is focused in place only where it is a temporary of this call
         out = linear_attention(
-            focus(q32, q32 is not q),
-            focus(k32, k_owned or k_pos is not None or k32 is not k), v, num_heads)
+            focus(q32, q32 is not q), focus(keys.pop(), k_owned), v, num_heads)
     return out.to(dtype)
 
 
@@ -207,4 +213,6 @@ class FocusedLinearAttention(FocusedLinearCore):
                           d).permute(0, 2, 3, 1).reshape(b * self.num_heads, d, -1),
                 size=n, mode='linear')
             v = v.reshape(b, self.num_heads, d, n).permute(0, 3, 1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(out + self.conv_v(v, hw_shape)))
+        out = out.add_(self.conv_v(v, hw_shape)) if not torch.is_grad_enabled() else (
+            out + self.conv_v(v, hw_shape))  # inference: in place
+        return self.proj_drop(self.proj(out))

@@ -38,13 +38,35 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
         return t.unflatten(-1, (num_heads, -1)).transpose(1, 2)
 
     n = k.shape[1]
+    numerator = q if q_num is None else q_num  # (B, N, C)
     qh, kh, vh = split(q), split(k), split(v)
-    q_num = qh if q_num is None else split(q_num)
     k_num = kh if k_num is None else split(k_num)
     z = 1 / (qh @ kh.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
     # the 1/n is applied to the (d, d) product, not to two token-sized copies of K, V
     kv = (k_num.transpose(-2, -1) @ vh) * (1 / n)
-    out = q_num @ kv
-    del q, k, qh, kh, q_num, k_num  # in inference the maps are freed before the copy
-    out = out.mul_(z) if not torch.is_grad_enabled() else out * z  # eval: in place
-    return out.transpose(1, 2).flatten(2)
+    if not _eager_inference():
+        return (split(numerator) @ kv * z).transpose(1, 2).flatten(2)
+    # inference: each head's product written into its channels of one (B, N, C)
+    # tensor (no (B, h, N, d) result and copy), the maps freed first; bitwise equal
+    del q, k, qh, kh, k_num, q_num
+    return _per_head_product(numerator, kv).unflatten(-1, (num_heads, -1)).mul_(
+        z.transpose(1, 2)).flatten(2)
+
+
+def _eager_inference():
+    """No gradient, and not compiled, exported or traced (dynamo refuses ``out=``
+    tensors that are not contiguous)."""
+    compiler = torch.compiler
+    return not (torch.is_grad_enabled() or compiler.is_compiling()
+                or compiler.is_exporting() or torch.jit.is_tracing())
+
+
+def _per_head_product(x, kv):
+    """(B, N, C) tokens times (B, h, d, d) per head, as a (B, N, C) tensor."""
+    out = x.new_empty(x.shape)
+    d = kv.shape[-1]
+    for b in range(x.shape[0]):
+        for h in range(kv.shape[1]):
+            torch.mm(x[b, :, h * d:(h + 1) * d], kv[b, h], out=out[b, :,
+                                                                   h * d:(h + 1) * d])
+    return out
