@@ -51,7 +51,7 @@ def bilinear_matrix(in_size, out_size, dtype=torch.float32, device=None):
         mat = _bilinear_matrix64(in_size, out_size)
     else:  # symbolic sizes (export): not cached
         mat = _bilinear_matrix64.__wrapped__(in_size, out_size)
-    return mat.to(dtype=dtype, device=device)
+    return mat.to(dtype=dtype, device=device, copy=True)  # never the cached tensor
 
 
 @functools.lru_cache(maxsize=256)
@@ -105,7 +105,7 @@ def bias_grid(an_bias, na_bias, ah_bias, aw_bias, ha_bias, wa_bias, hw_shape):
 def _separable_applies(hw_shape):
     return (all(isinstance(s, int) for s in hw_shape)
             and hw_shape[0] * hw_shape[1] >= SEPARABLE_MIN_TOKENS
-            and not cpu_kernels.is_compiling() and not torch.jit.is_tracing())
+            and not cpu_kernels.is_capturing())
 
 
 #: Maps of fewer tokens resize with ``F.interpolate``: the product's few small ops cost

@@ -40,7 +40,7 @@ from torch.autograd.function import once_differentiable
 __all__ = [
     'attention_kernel_applies', 'mlp_kernel_path', 'scratch_masks_apply',
     'mask_into_scratch', 'AgentAttentionFunction', 'ChunkedMlpFunction',
-    'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling'
+    'chunked_mlp_forward', 'scratch', 'release_scratch', 'is_compiling', 'is_capturing'
 ]
 
 
@@ -49,11 +49,17 @@ def is_compiling():
     return bool(compiler is not None and compiler.is_compiling())
 
 
+def is_capturing():
+    """Whether a graph is being captured: ``torch.compile`` and ``torch.export`` (both
+    report :func:`is_compiling`) or TorchScript tracing (FLOP counters). Eager-only
+    paths (these kernels, ``out=`` products, bias factorisations) step aside then."""
+    return is_compiling() or torch.jit.is_tracing()
+
+
 def _eligible(x, enabled):
     return (enabled and x.device.type == 'cpu'
             and x.dtype in (torch.float32, torch.float64)
-            and not torch.is_autocast_enabled('cpu') and not is_compiling()
-            and not torch.jit.is_tracing())  # FLOP counters, TorchScript export
+            and not torch.is_autocast_enabled('cpu') and not is_capturing())
 
 
 def attention_kernel_applies(x, needs_grad, dropout, enabled):

@@ -3,6 +3,8 @@ attention cores train within the memory of softmax attention."""
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from .cpu_kernels import is_capturing
+
 __all__ = ['linear_attention', 'recompute_in_backward']
 
 
@@ -54,11 +56,9 @@ def linear_attention(q, k, v, num_heads, q_num=None, k_num=None):
 
 
 def _eager_inference():
-    """No gradient, and not compiled, exported or traced (dynamo refuses ``out=``
-    tensors that are not contiguous)."""
-    compiler = torch.compiler
-    return not (torch.is_grad_enabled() or compiler.is_compiling()
-                or compiler.is_exporting() or torch.jit.is_tracing())
+    """No gradient and no graph capture (dynamo refuses ``out=`` tensors that are
+    not contiguous)."""
+    return not (torch.is_grad_enabled() or is_capturing())
 
 
 def _per_head_product(x, kv):
