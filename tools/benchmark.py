@@ -37,7 +37,9 @@ Eval is a no-grad forward at ``--batch``; train is forward + backward at
 variants would share the CPU allocator, and what one frees changes how often the next
 one page-faults - measured here, that moved the spec rendering's train step between
 1.85 s and 2.9 s. In each process the first step gives the peak memory (the extra
-high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``), one more step
+high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``; modules that
+the step would import lazily, ``torch._dynamo`` for ``torch.utils.checkpoint``, are
+imported before it), one more step
 warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
 are printed against the first variant (``mmagent`` unless ``--variants`` says
 otherwise), and softmax-onnxruntime's against onnxruntime's (softmax-compiled's against
@@ -291,6 +293,12 @@ def measure_child(args):
         torch.cuda.synchronize()
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
+        # A one-time import is not the step's memory: torch.utils.checkpoint imports
+        # torch._dynamo on its first call (about 100 MiB of RSS), which charged the
+        # families that recompute in backward with it in training. Every variant
+        # imports it here, before the reading.
+        import torch._dynamo  # noqa: F401
+
         # Reset the process's peak RSS (Linux: clear_refs 5), then read VmHWM.
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')

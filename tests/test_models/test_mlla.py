@@ -104,6 +104,49 @@ def test_with_cp_matches_plain():
         torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=n)
 
 
+def _kept_bytes(fn):
+    """Bytes of the non-parameter storages autograd keeps for backward of ``fn()``."""
+    storages = {}
+
+    def pack(t):
+        if not isinstance(t, torch.nn.Parameter):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(storages.values()), out
+
+
+def test_stem_and_merges_recompute_in_backward_updating_batchnorm_once(monkeypatch):
+    """The stem and the merges keep only their input for backward (issue 22: MLLA-T's
+    training memory); the recompute leaves the running statistics as the first run
+    set them, and outputs, gradients and statistics equal the maps kept."""
+    from mmagent.models.hosts import mlla as host
+    torch.manual_seed(0)
+    m = _tiny().train()
+    kept_map = copy.deepcopy(m)
+    x = torch.randn(2, 3, 64, 80)
+    kept_recompute, outs = _kept_bytes(lambda: m(x))
+    with monkeypatch.context() as patch:
+        patch.setattr(host, 'recompute_conv_layers', lambda fn, module, t: fn(t, True))
+        kept_plain, refs = _kept_bytes(lambda: kept_map(x))
+        stem_plain, _ = _kept_bytes(lambda: copy.deepcopy(m).patch_embed(x))
+    stem_recompute, _ = _kept_bytes(lambda: copy.deepcopy(m).patch_embed(x))
+    assert stem_recompute <= x.numel() * 4 < stem_plain / 10
+    assert kept_recompute < 0.8 * kept_plain
+    for a, b in zip(outs, refs):
+        torch.testing.assert_close(a, b)
+    for model, o in ((m, outs), (kept_map, refs)):
+        sum(t.square().mean() for t in o).backward()
+    for (n, a), b in zip(m.named_parameters(), kept_map.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=n)
+    bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    assert bns and all(mod.num_batches_tracked.item() == 1 for mod in bns)
+    for (n, a), b in zip(m.named_buffers(), kept_map.buffers()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=n)
+
+
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 def test_mixed_precision_forward_and_backward_stay_finite(dtype):
     torch.manual_seed(0)

@@ -3,9 +3,12 @@ and patch merging (BatchNorm) and MLLA's block (two CPE convs, SiLU-gated input 
 activation projections around the attention), the attention from the config."""
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
+from torch.utils.checkpoint import checkpoint
 
 from mmagent.models.layers import Mlp
+from mmagent.models.layers.cpu_kernels import is_capturing
 from mmagent.models.layers.linear_attention import recompute_in_backward
 from mmagent.models.layers.windows import map_view, pad_to_multiple, tokens
 from mmagent.registry import MODELS
@@ -77,11 +80,55 @@ class ConvLayer(nn.Module):
         # a merge's 8C-wide map (131 MiB at 800x1344) was held twice at the eval peak
         self.act = nn.ReLU(inplace=True) if act else None
 
-    def forward(self, x):
+    def forward(self, x, update_stats=True):
+        """``update_stats=False`` (a recompute in backward): a training BatchNorm
+        normalises with the batch statistics as usual but leaves its running
+        statistics and batch count as they are (they were updated by the first run)."""
         x = self.conv(x)
-        if self.norm is not None:
-            x = self.norm(x)
+        norm = self.norm
+        if norm is not None:
+            if update_stats or not norm.training:
+                x = norm(x)
+            else:
+                # momentum 0: the running buffers are passed (the recompute must save
+                # what the first run saved) and come out unchanged
+                x = F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight,
+                                 norm.bias, True, 0., norm.eps)
         return self.act(x) if self.act is not None else x
+
+
+def run_conv_layers(layers, x, update_stats=True):
+    for layer in layers:
+        x = layer(x, update_stats)
+    return x
+
+
+def recompute_conv_layers(fn, module, x):
+    """``fn(x, update_stats)`` for a chain of :class:`ConvLayer` in ``module``; when it
+    needs gradients its maps are recomputed in backward instead of kept, and only ``x``
+    is kept (non-reentrant ``torch.utils.checkpoint``). The recompute passes
+    ``update_stats=False``, so the BatchNorms' running statistics are updated once.
+
+    The stem and the patch merging keep their convolution and BatchNorm maps, many
+    channels wide at high resolution: at 512x512, batch 2, MLLA-T's stem kept 182 MiB
+    and its merges 148 MiB, which took its training above Swin-T's memory. They are
+    recomputed for about 13 GFLOPs (5% of a training step). Only plain
+    ``nn.BatchNorm2d`` qualifies (a synchronised BatchNorm would gather statistics
+    again); under graph capture the compiler chooses what to recompute.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+    if (not torch.is_grad_enabled() or is_capturing()
+            or any(type(m) is not nn.BatchNorm2d for m in norms)  # noqa: E721
+            or not (x.requires_grad or any(p.requires_grad
+                                           for p in module.parameters()))):
+        return fn(x, True)
+    first = [True]
+
+    def run(t):
+        update, first[0] = first[0], False
+        return fn(t, update)
+
+    return checkpoint(run, x, use_reentrant=False)
 
 
 class Stem(nn.Module):
@@ -99,12 +146,17 @@ class Stem(nn.Module):
             ConvLayer(half, embed_dims * 4, 3, stride=2, padding=1, bias=False),
             ConvLayer(embed_dims * 4, embed_dims, 1, bias=False, act=False))
 
+    def _forward(self, x, update_stats=True):
+        x = self.conv1(x, update_stats)
+        x = run_conv_layers(self.conv2, x, update_stats) + x
+        return run_conv_layers(self.conv3, x, update_stats)
+
     def forward(self, x):
         # channels-last here and in the merges: oneDNN took 1.2 ms instead of 19.8 ms
         # for a 3x3 depthwise conv at 96x200x336 (CPU); the values are the same
-        x = self.conv1(
+        x = recompute_conv_layers(
+            self._forward, self,
             pad_to_multiple(x, 4).contiguous(memory_format=torch.channels_last))
-        x = self.conv3(self.conv2(x) + x)
         return tokens(x), (x.shape[2], x.shape[3])
 
 
@@ -122,7 +174,9 @@ class PatchMerging(nn.Module):
 
     def forward(self, x, hw_shape):
         x = pad_to_multiple(x.unflatten(1, hw_shape), 2, channels_last=True)
-        x = self.conv(x.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last))
+        x = recompute_conv_layers(
+            lambda t, update: run_conv_layers(self.conv, t, update), self,
+            x.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last))
         return tokens(x), (x.shape[2], x.shape[3])
 
 
