@@ -81,16 +81,23 @@ def test_torch_compile_without_graph_breaks_matches_spec():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
+def _held(m):
+    """The tensor an eval cache entry holds: the grid, or the side biases (small
+    maps, agent grid not enlarged) in its place."""
+    _, grid, sides = m._bias_cache
+    return grid if grid is not None else sides[0]
+
+
 def test_inference_cache_is_reused_and_never_stale():
     m = _layer().eval()
     x = torch.randn(1, 99, 64)
     with torch.no_grad():
         first = m(x, (9, 11))
-        grid = m._bias_cache[1]
+        held = _held(m)
         m(x, (9, 11))
-        assert m._bias_cache[1] is grid  # same shape: reused
+        assert _held(m) is held  # same shape: reused
         m(torch.randn(1, 12, 64), (3, 4))
-        assert m._bias_cache[1] is not grid  # other shape: recomputed
+        assert _held(m) is not held  # other shape: recomputed
         # load_state_dict with other biases: the next call sees them.
         other = _layer()
         with torch.no_grad():
@@ -111,7 +118,7 @@ def test_inference_cache_is_reused_and_never_stale():
             m(x, (9, 11)), reference_forward(m, x, (9, 11)), rtol=1e-5, atol=1e-4)
         m.double()  # a dtype change is a cache miss
         out = m(x.double(), (9, 11))
-        assert out.dtype == torch.float64 and m._bias_cache[1].dtype == torch.float64
+        assert out.dtype == torch.float64 and _held(m).dtype == torch.float64
         torch.testing.assert_close(out, reference_forward(m, x.double(), (9, 11)))
 
 
@@ -255,3 +262,31 @@ def test_flop_count_is_the_same_whether_or_not_the_model_ran():
             getattr(layer, '_bias_cache', None) is not None for layer in m.modules())
         again = flop_analyzer(m, (x, )).total()
     assert fresh == again
+
+
+def test_small_maps_cache_the_masks_themselves():
+    """Agent-DeiT-T at 224 (issue 22): every agent layer keeps its two masks, class
+    token rows included, within the default 4 MiB; outputs equal the uncached model's,
+    and an in-place edit of a class-token bias is seen at once."""
+    from mmagent.models import AgentDeiT
+    from mmagent.models.layers.runtime import DEFAULT_BIAS_CACHE_MB
+    torch.manual_seed(0)
+    m = AgentDeiT(arch='tiny').eval()
+    plain = AgentDeiT(arch='tiny', bias_cache_mb=0).eval()
+    plain.load_state_dict(m.state_dict())
+    x = torch.randn(1, 3, 224, 224)
+    layers = [b.attn for b in m.blocks if hasattr(b.attn, '_bias_cache')]
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), plain(x), atol=0, rtol=0)
+        assert len(layers) == 12
+        held = [layer._bias_cache[2] for layer in layers]
+        assert all(h is not None and layer._bias_cache[1] is None
+                   for h, layer in zip(held, layers))
+        assert held[0][0].shape == (3, 49, 197) and held[0][1].shape == (3, 197, 49)
+        assert sum(layer.cached_bytes()
+                   for layer in layers) <= DEFAULT_BIAS_CACHE_MB * 2**20
+        m(x)
+        assert all(layer._bias_cache[2] is h for h, layer in zip(held, layers))
+        for model in (m, plain):
+            model.blocks[3].attn.ca_bias.add_(0.5)
+        torch.testing.assert_close(m(x), plain(x), atol=0, rtol=0)

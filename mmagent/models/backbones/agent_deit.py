@@ -36,6 +36,7 @@ class ClassTokenAgentAttention(AgentAttention):
             ``qkv_bias=True``, ``attn_drop=0``, ``proj_drop=0``, ...).
     """
     num_prefix_tokens = 1
+    side_bias_names = ('ac_bias', 'ca_bias')
 
     def __init__(self, embed_dims, num_heads, **kwargs):
         super().__init__(embed_dims, num_heads, **kwargs)

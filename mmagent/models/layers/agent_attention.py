@@ -249,6 +249,8 @@ class AgentAttentionCore(BaseModule):
             lambda module, incompatible: module.clear_bias_cache())
 
     bias_names = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
+    #: parameters that :meth:`side_bias` adds (a subclass's prefix-token biases)
+    side_bias_names = ()
 
     def clear_bias_cache(self):
         self._bias_cache = None
@@ -257,8 +259,9 @@ class AgentAttentionCore(BaseModule):
         """Bytes held by this layer's eval cache."""
         if self._bias_cache is None:
             return 0
-        grid = self._bias_cache[1]
-        return grid.numel() * grid.element_size()
+        _, grid, sides = self._bias_cache
+        return sum(t.numel() * t.element_size() for t in (grid, ) + (sides or ())
+                   if t is not None)
 
     def train(self, mode=True):
         self.clear_bias_cache()  # training changes the biases
@@ -269,24 +272,75 @@ class AgentAttentionCore(BaseModule):
         return grid_to_biases(
             self.bias_grid(hw_shape, self.an_bias.dtype), self.agent_resize)
 
+    def _cache_key(self, hw_shape, dtype):
+        """The eval cache's key for this call, or None where nothing may be cached
+        (training, gradients to the biases, graph capture, ``cache_biases=False``)."""
+        params = [getattr(self, n) for n in self.bias_names + self.side_bias_names]
+        if (not self.cache_biases or self.training or cpu_kernels.is_compiling()
+                or (torch.is_grad_enabled() and any(p.requires_grad for p in params))):
+            return None
+        # the version counters: an in-place edit (an optimizer step, ``normal_``)
+        # changes the key, so an entry is never stale
+        return (tuple(hw_shape), dtype, params[0].device,
+                tuple((p.data_ptr(), p._version) for p in params))
+
     def bias_grid(self, hw_shape, dtype):
         """:func:`bias_grid` of this layer's parameters in ``dtype``; cached in eval
         mode without gradients (see ``cache_biases``)."""
+        key = self._cache_key(hw_shape, dtype)
+        entry = self._bias_cache
         params = [getattr(self, n) for n in self.bias_names]
-        use_cache = (
-            self.cache_biases and not self.training and not cpu_kernels.is_compiling()
-            and not (torch.is_grad_enabled() and any(p.requires_grad for p in params)))
-        if use_cache:
-            key = (tuple(hw_shape), dtype, params[0].device,
-                   tuple(p.data_ptr() for p in params))
-            if self._bias_cache is not None and self._bias_cache[0] == key:
-                return self._bias_cache[1]
+        if key is not None and entry is not None and entry[0] == key:
+            if entry[1] is not None:
+                return entry[1]
+            # the entry holds the side biases instead (see side_biases)
+            return bias_grid(*params, hw_shape=hw_shape).to(dtype)
         grid = bias_grid(*params, hw_shape=hw_shape).to(dtype)
         self._bias_cache = None
-        if use_cache and self.bias_cache_budget.admit(self,
-                                                      grid.numel() * grid.element_size()):
-            self._bias_cache = (key, grid)
+        if key is not None and self.bias_cache_budget.admit(
+                self,
+                grid.numel() * grid.element_size()):
+            self._bias_cache = (key, grid, None)
         return grid
+
+    def side_biases(self, hw_shape, dtype):
+        """Both steps' biases of :meth:`side_bias`, 3-D. In eval, where they fit the
+        budget (small maps: every layer of Agent-DeiT-T at 224), they replace the
+        grid in the cache, so a call makes no bias at all: at 224 the per-call
+        products and class-token rows were about a tenth of Agent-DeiT-T's eval time.
+        Without a prefix and with the published agent grid they are as large as the
+        grid."""
+        key = self._cache_key(hw_shape, dtype)
+        entry = self._bias_cache
+        if key is not None and entry is not None and entry[0] == key \
+                and entry[2] is not None:
+            return entry[2]
+        grid = self.bias_grid(hw_shape, dtype)
+        sides = (self.side_bias(agent_side, grid), self.side_bias(token_side, grid))
+        if key is not None and self._sides_cacheable() and self.bias_cache_budget.admit(
+                self, sum(t.numel() * t.element_size() for t in sides)):
+            self._bias_cache = (key, None, sides)
+        return sides
+
+    def _sides_cacheable(self):
+        return self.agent_resize.shape[0] <= self.agent_num
+
+    def cached_side_biases(self, hw_shape, dtype):
+        """:meth:`side_biases` where the eval cache holds them or will hold them after
+        this call, else None (large maps make each step's bias right before it)."""
+        key = self._cache_key(hw_shape, dtype)
+        if key is None or not self._sides_cacheable():
+            return None
+        entry = self._bias_cache
+        if entry is not None and entry[0] == key and entry[2] is not None:
+            return entry[2]
+        length = self.num_prefix_tokens + hw_shape[0] * hw_shape[1]
+        nbytes = (2 * self.num_heads * self.agent_resize.shape[0] * length * torch.empty(
+            (), dtype=dtype).element_size())
+        budget = self.bias_cache_budget
+        if nbytes + budget.used(exclude=self) > budget.limit:
+            return None
+        return self.side_biases(hw_shape, dtype)
 
     def side_bias(self, side, grid):
         """One step's bias, 3-D: :func:`agent_side` (h, n, L) or :func:`token_side`
@@ -297,10 +351,7 @@ class AgentAttentionCore(BaseModule):
         """The biases as SDPA masks: 4-D (1, h, n, L) and (1, h, L, n), contiguous, in
         ``dtype``, differentiable; one per call and shape, shared by the whole batch.
         (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
-        grid = self.bias_grid(hw_shape, dtype)
-        return (self.side_bias(agent_side,
-                               grid).unsqueeze(0), self.side_bias(token_side,
-                                                                  grid).unsqueeze(0))
+        return tuple(b.unsqueeze(0) for b in self.side_biases(hw_shape, dtype))
 
     def check_tokens(self, length, hw_shape):
         """The number of prefix tokens, after checking ``length`` against the map."""
@@ -335,19 +386,23 @@ class AgentAttentionCore(BaseModule):
                                                          for p in self.parameters()))
         use_kernels = self.use_cpu_kernels
         if cpu_kernels.attention_kernel_applies(q, needs_grad, drop, use_kernels):
-            grid = self.bias_grid((height, width), self.an_bias.dtype)
             return cpu_kernels.AgentAttentionFunction.apply(
-                q, k, v, agents, self.side_bias(agent_side, grid),
-                self.side_bias(token_side, grid), heads, scale)
+                q, k, v, agents, *self.side_biases((height, width), self.an_bias.dtype),
+                heads, scale)
 
         def split_heads(t):  # (B, L, C) -> (B, h, L, d), strided
             return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 
         q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-        grid = self.bias_grid((height, width), q_h.dtype)
-        # Each mask is built right before its step and freed after it: the two
-        # never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
-        if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad, use_kernels):
+        cached = self.cached_side_biases((height, width), q_h.dtype)
+        grid = None if cached is not None else self.bias_grid((height, width), q_h.dtype)
+        # Uncached, each mask is built right before its step and freed after it: the
+        # two never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
+        if cached is not None:
+
+            def mask(side):
+                return cached[side is token_side].unsqueeze(0)
+        elif not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad, use_kernels):
 
             def mask(side):
                 return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
@@ -393,9 +448,12 @@ class AgentAttention(AgentAttentionCore):
             one small product per call) and reuse them. The entry is (2h, a, N): a/n
             of the masks' size (1/9 to 1/4 for the published geometry), so the cache
             adds a fraction of one layer's masks per layer, and all layers of one
-            model together keep at most its ``bias_cache_mb``. Dropped by ``train()``,
-            ``load_state_dict``, ``.to()`` and dtype changes; after editing the bias
-            parameters in place in eval mode call :meth:`clear_bias_cache`.
+            model together keep at most its ``bias_cache_mb``. Where the agent grid
+            is not enlarged (n = a) the two masks are the entry's size, and a layer
+            keeps them instead (no bias work per call). Dropped by ``train()``,
+            ``load_state_dict``, ``.to()`` and dtype changes; in-place edits of the
+            bias parameters are seen (their version counters are part of the key),
+            edits through ``.data`` are not: call :meth:`clear_bias_cache` after them.
             Defaults to True.
         bias_cache_mb (float): The eval-cache budget of this layer on its own, in MiB;
             in a backbone the budget is the model's (its ``bias_cache_mb``), shared by
