@@ -40,7 +40,10 @@ one page-faults - measured here, that moved the spec rendering's train step betw
 high-water mark of that step; CPU: RSS, GPU: ``max_memory_allocated``; modules that
 the step would import lazily, ``torch._dynamo`` for ``torch.utils.checkpoint``, are
 imported before it), one more step
-warms up, then ``--repeat`` steps are timed. Times are medians over all rounds; ratios
+warms up, then ``--repeat`` steps are timed; on the CPU one more step, profiled, gives
+the tensor peak (the most PyTorch's allocator held: peak RSS less the C heap's kept
+blocks and library scratch memory; printed under the row). Times are medians over all
+rounds; ratios
 are printed against the first variant (``mmagent`` unless ``--variants`` says
 otherwise), and softmax-onnxruntime's against onnxruntime's (softmax-compiled's against
 compiled's). ``--shared-process``
@@ -308,9 +311,33 @@ def measure_child(args):
     step()
     times = [seconds(step, args.device) for _ in range(args.repeat)]
     result.update(peak_mib=peak, times=times)
+    if not args.device.startswith('cuda') and args.variant not in ORT_VARIANTS:
+        result['tensor_peak_mib'] = tensor_peak_mib(step)
     if args.profile and args.variant not in ORT_VARIANTS:
         result['profile'] = profile_step(step, args.device, args.profile)
     print(json.dumps(result))
+
+
+def tensor_peak_mib(step):
+    """Peak of the tensor memory PyTorch's CPU allocator holds during ``step()`` over
+    what it held before (MiB), from the profiler's allocation events; None where the
+    profiler gives none. Unlike peak RSS it leaves out the C allocator's heap (freed
+    blocks it keeps; moves by tens of MiB from run to run here) and library scratch
+    memory (oneDNN's): what a caching GPU allocator would count."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    try:
+        events = prof.profiler.kineto_results.events()
+        deltas = sorted(
+            (e.start_ns(), e.nbytes()) for e in events if e.name() == '[memory]')
+    except AttributeError:  # another torch's private layout
+        return None
+    held = peak = 0
+    for _, nbytes in deltas:
+        held += nbytes
+        peak = max(peak, held)
+    return peak / 2**20 if deltas else None
 
 
 def compiled_diff(compiled, batch, size, device):
@@ -465,6 +492,7 @@ def _model_rows(name, sizes, args, device, tmpdir):
             print(_row_text(rows[-1], timed), flush=True)
             if not args.shared_process:
                 _print_compile_times(runs)
+                _print_tensor_peaks(runs)
             if args.profile:
                 for v in timed:
                     if v in ORT_VARIANTS:
@@ -484,6 +512,19 @@ def _print_compile_times(runs):
             diff = [r['max_diff'] for r in rs if 'max_diff' in r]
             checked = f', max abs diff to eager {max(diff):.2g}' if diff else ''
             print(f'  {v}: first call (compilation) {first:.1f} s{checked}', flush=True)
+
+
+def _print_tensor_peaks(runs):
+    peaks = {
+        v: statistics.median(r['tensor_peak_mib'] for r in rs)
+        for v, rs in runs.items() if all(r.get('tensor_peak_mib') for r in rs)
+    }
+    if len(peaks) > 1:
+        first = next(iter(peaks))
+        print(
+            '  tensor peak: ' + '  '.join(f'{v} {m:.0f}MiB' for v, m in peaks.items()) +
+            ''.join(f'  mem {fmt_ratio(m, peaks[first])} of {v}'
+                    for v, m in list(peaks.items())[1:]), flush=True)
 
 
 def _row_text(row, variants):

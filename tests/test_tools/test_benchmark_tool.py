@@ -48,6 +48,12 @@ def test_benchmark_reports_side_by_side_ratios(how):
         assert re.search(r'softmax/mmagent time +[0-9.]+x', line)
         assert re.search(r'mmagent +[0-9.]+s +[0-9]+MiB', line)
         assert re.search(r'plain/mmagent time +[0-9.]+x', line)
+    # fresh processes: each variant's tensor peak (the profiler's allocation events)
+    peaks = re.findall(
+        r'^  tensor peak: mmagent ([0-9]+)MiB +plain ([0-9]+)MiB +softmax ([0-9]+)MiB '
+        r'.*mem +[0-9.]+x of softmax$', out.stdout, re.M)
+    assert len(peaks) == (0 if '--shared-process' in how else 2), out.stdout
+    assert all(int(m) > 0 for row in peaks for m in row)
 
 
 def test_onnxruntime_variants_export_once_checked_and_time_eval_only():
