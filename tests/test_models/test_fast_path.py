@@ -290,3 +290,44 @@ def test_small_maps_cache_the_masks_themselves():
         for model in (m, plain):
             model.blocks[3].attn.ca_bias.add_(0.5)
         torch.testing.assert_close(m(x), plain(x), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize('cache_mb', [4, 0], ids=['cached_masks', 'grid_each_call'])
+@pytest.mark.parametrize('family', ['agent_attention', 'agent_cswin'])
+def test_inference_broadcast_in_row_chunks_equals_the_spec(family, cache_mb):
+    """In inference the broadcast step adds into the depthwise conv's output in row
+    chunks (issue 22: no token-sized attention output or token-side mask); forced to
+    many uneven chunks here, with the masks cached or the grid resized per call, and on
+    the plain path (cpu_kernels=False, one SDPA output added in place)."""
+    from mmagent.models.backbones.agent_cswin import CSWinAgentAttention
+    from mmagent.models.layers import configure_runtime
+    from tests.reference_cswin import use_cswin_reference
+    torch.manual_seed(0)
+    hw, dims = (9, 13), 32
+    for cpu_kernels in (True, False):
+        if family == 'agent_attention':
+            m = AgentAttention(dims, 2, agent_num=9, pretrain_hw=(7, 7),
+                               downstream_agent_shape=(3, 4), bias_cache_mb=cache_mb,
+                               cpu_kernels=cpu_kernels)
+        else:
+            m = configure_runtime(
+                CSWinAgentAttention(dims, 2, agent_num=9, pretrain_hw=(7, 7)),
+                cpu_kernels=cpu_kernels, bias_cache_mb=cache_mb)
+        with torch.no_grad():
+            for n in m.bias_names:
+                getattr(m, n).normal_(0, 0.5)
+        m.eval().broadcast_chunk_elements = 2 * 2 * 12 * 10  # 10 rows: 12 chunks
+        x = torch.randn(2, hw[0] * hw[1], dims)
+        with torch.no_grad():
+            if family == 'agent_attention':
+                out, ref = m(x, hw), reference_forward(m, x, hw)
+            else:
+                q, k, v = (torch.randn(2, hw[0] * hw[1], dims) for _ in range(3))
+                n_agents = m.agent_resize.shape[0]
+                assert m._broadcast_in_chunks(
+                    q, 0.) == (10 * 12 // n_agents if cpu_kernels else None)
+                out = m(q, k, v, hw)
+                ref = use_cswin_reference(copy.deepcopy(m))(q, k, v, hw)
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        held = m._bias_cache
+        assert (held is not None) == (cache_mb > 0)

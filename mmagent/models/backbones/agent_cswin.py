@@ -1,6 +1,7 @@
 """Agent-CSwin (Han et al., "Agent Attention", ECCV 2024): the CSwin host with agent
 attention over the whole map, with CSwin's LePE, in its first stages (``'AABB'``) and
 CSwin's stripes in the others."""
+import torch
 import torch.nn as nn
 
 from mmagent.models.hosts import CSWinHost
@@ -39,8 +40,16 @@ class CSWinAgentAttention(AgentAttentionCore):
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, q, k, v, hw_shape):
-        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop)
-        return out + lepe(self.get_v, v, hw_shape)
+        if torch.is_grad_enabled():
+            out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop)
+            return out + lepe(self.get_v, v, hw_shape)
+        # inference: LePE first, the attention added into it (see attend's add_to);
+        # channels-last, so the tokens of the conv's output are dense rows
+        self.check_tokens(q.shape[1], hw_shape)
+        v_map = v.unflatten(1, hw_shape).permute(0, 3, 1, 2)
+        pe = self.get_v(v_map.contiguous(memory_format=torch.channels_last))
+        return self.attend(q, k, v, hw_shape, self.scale, self.attn_drop,
+                           add_to=pe.permute(0, 2, 3, 1).flatten(1, 2))
 
 
 @MODELS.register_module()

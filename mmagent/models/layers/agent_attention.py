@@ -353,6 +353,20 @@ class AgentAttentionCore(BaseModule):
         (A 3-D mask makes PyTorch's fused kernels fall back to the unfused path.)"""
         return tuple(b.unsqueeze(0) for b in self.side_biases(hw_shape, dtype))
 
+    #: rows x agents x heads x batch of one chunk of the inference broadcast step
+    broadcast_chunk_elements = 2**18
+
+    def _broadcast_in_chunks(self, q, attn_drop):
+        """The row count of :meth:`attend`'s chunked broadcast step, or None where it
+        does not apply (grad mode, dropout in training, prefix tokens, graph capture,
+        not the CPU float path, ``cpu_kernels=False``)."""
+        if (self.num_prefix_tokens or torch.is_grad_enabled()
+                or (self.training and attn_drop)
+                or not cpu_kernels.scratch_masks_apply(q, False, self.use_cpu_kernels)):
+            return None
+        per_row = q.shape[0] * self.num_heads * self.agent_resize.shape[0]
+        return max(1, self.broadcast_chunk_elements // per_row)
+
     def check_tokens(self, length, hw_shape):
         """The number of prefix tokens, after checking ``length`` against the map."""
         prefix = self.num_prefix_tokens
@@ -362,13 +376,24 @@ class AgentAttentionCore(BaseModule):
                              (f' and {prefix} prefix tokens' if prefix else ''))
         return prefix
 
-    def attend(self, q, k, v, hw_shape, scale, attn_drop=0.):
+    def attend(self, q, k, v, hw_shape, scale, attn_drop=0., add_to=None):
         """Both steps of agent attention on q, k, v (B, L, C), heads on the channel
         axis, L = prefix tokens + H * W (row-major); returns (B, L, C).
 
         Agents are the queries average-pooled over the map to the agent grid; they read
         every token (aggregation), then every token reads them (broadcast).
+
+        ``add_to`` (B, L, C), if given, is added to the result (the layer's depthwise
+        conv of V). In inference on the CPU path (no prefix tokens) the broadcast step
+        then runs in row chunks that add into ``add_to`` in place and return it: no
+        token-sized attention output, no token-side mask (at 800x1344 each of those was
+        one more token-sized tensor at the eval peak; CSwin's stripes hold neither).
         """
+        if add_to is not None:
+            chunked = self._broadcast_in_chunks(q, attn_drop)
+            if chunked is None:
+                out = self.attend(q, k, v, hw_shape, scale, attn_drop)
+                return add_to + out if torch.is_grad_enabled() else add_to.add_(out)
         batch, length, channels = q.shape
         height, width = hw_shape
         prefix = self.check_tokens(length, hw_shape)
@@ -415,6 +440,19 @@ class AgentAttentionCore(BaseModule):
         agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h,
                                                  attn_mask=mask(agent_side),
                                                  dropout_p=drop, scale=scale)
+        if add_to is not None:  # inference, CPU path: see the docstring
+            rows = chunked
+            for r0 in range(0, length, rows):
+                r1 = min(length, r0 + rows)
+                if cached is not None:
+                    bias = cached[1][:, r0:r1]
+                else:
+                    bias = token_side(grid[:, :, r0:r1], self.agent_resize)
+                logits = torch.matmul(q_h[:, :, r0:r1], a_h.transpose(-2, -1))
+                probs = torch.softmax(logits.mul_(scale).add_(bias), dim=-1)
+                add_to[:, r0:r1].unflatten(-1, (heads, head_dims)).add_(
+                    torch.matmul(probs, agent_v).transpose(1, 2))
+            return add_to
         # Broadcast: every token reads the agents.
         out = F.scaled_dot_product_attention(q_h, a_h, agent_v,
                                              attn_mask=mask(token_side), dropout_p=drop,
@@ -523,12 +561,23 @@ class AgentAttention(AgentAttentionCore):
         height, width = hw_shape
         prefix = self.num_prefix_tokens
         q, k, v = self.project_qkv(x)
-        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop)  # checks tokens
-        # Diversity restoration: depthwise conv on V viewed as an image. V is dense
-        # (B, L, C), so the view is a channels-last map: no copy either way.
-        v_map = v[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2)
-        lepe = self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, height * width,
-                                                           channels)
+        self.check_tokens(q.shape[1], hw_shape)
+
+        def lepe():
+            # Diversity restoration: depthwise conv on V viewed as an image. V is
+            # dense (B, L, C), so the view is a channels-last map: no copy either way.
+            v_map = v[:, prefix:].unflatten(1, (height, width)).permute(0, 3, 1, 2)
+            return self.dwc(v_map).permute(0, 2, 3, 1).reshape(batch, height * width,
+                                                               channels)
+
+        if not prefix and not torch.is_grad_enabled():
+            # inference: the attention added into the conv's output (attend's add_to)
+            return self.proj_drop(
+                self.proj(
+                    self.attend(q, k, v, hw_shape, self.scale, self.attn_drop,
+                                add_to=lepe())))
+        out = self.attend(q, k, v, hw_shape, self.scale, self.attn_drop)
+        lepe = lepe()
         if prefix:
             out = torch.cat([out[:, :prefix], out[:, prefix:] + lepe], dim=1)
         else:
