@@ -121,13 +121,15 @@ def test_mixed_precision_forward_and_backward_stay_finite(cls, dtype):
     assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
 
 
-def test_focused_linear_runs_in_float32_under_autocast():
+@pytest.mark.parametrize('grad', [True, False], ids=['training', 'inference'])
+def test_focused_linear_runs_in_float32_under_autocast(grad):
     torch.manual_seed(0)
     m = FocusedLinearAttention(32, 4, (6, 8))
     x = torch.randn(2, 48, 32) * 30
-    with torch.autocast('cpu', dtype=torch.float16):
+    with torch.set_grad_enabled(grad), torch.autocast('cpu', dtype=torch.float16):
         out = m(x, (6, 8))
-    ref = m(x, (6, 8))
+    with torch.set_grad_enabled(grad):
+        ref = m(x, (6, 8))
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out.float(), ref, atol=0.05 * ref.abs().max().item(),
                                rtol=0.05)
@@ -185,3 +187,48 @@ def test_published_imagenet_checkpoint_loads_with_no_missing_keys(cls, tmp_path)
 def test_bad_arguments_are_named(cls, kwargs, match, error):
     with pytest.raises(error, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize('kernel_size', [1, 3, 7])
+def test_cswin_branch_runs_its_two_convs_of_v_as_one_in_inference(kernel_size):
+    """FLatten-CSwin's inference sums FLatten's head-shared conv and LePE's into one
+    depthwise kernel (issue 22: one token-sized output instead of two); equal to the
+    two convs for any kernel size of FLatten's."""
+    from mmagent.models.backbones.flatten import CSWinFocusedAttention
+    from mmagent.models.layers.focused_linear_attention import shared_dwc
+    from mmagent.models.layers.stripe_attention import lepe
+    torch.manual_seed(0)
+    m = CSWinFocusedAttention(32, 4, (6, 8), kernel_size=kernel_size).eval()
+    v = torch.randn(2, 9 * 11, 96)[..., 64:]  # a strided slice, as the block's V
+    with torch.no_grad():
+        merged = m.convs_of_v(v, (9, 11))
+        two = shared_dwc(m.dwc, v, (9, 11), 4) + lepe(m.get_v, v, (9, 11))
+        torch.testing.assert_close(merged, two, atol=1e-5, rtol=1e-5)
+        q, k = torch.randn(2, 2, 99, 32).unbind(0)
+        inference = m(q, k, v, (9, 11))
+    torch.testing.assert_close(inference, m(q, k, v, (9, 11)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('size', [(64, 64), (72, 104)], ids=['pretrain_map', 'resized'])
+@pytest.mark.parametrize('cls', FAMILIES, ids=_ids)
+def test_one_image_inference_adds_keys_into_the_resized_encoding(cls, size):
+    """With one image, inference adds the keys into the positional encoding resized
+    for the call (issue 22: no third token-sized map); the parameter itself, used
+    as it is on the pretraining map, is never written."""
+    torch.manual_seed(0)
+    m = _small(cls).eval()
+    with torch.no_grad():
+        for mod in m.modules():
+            if hasattr(mod, 'positional_encoding'):
+                mod.positional_encoding.normal_(0, 0.5)
+    before = {n: p.clone() for n, p in m.named_parameters()}
+    ref = use_flatten_reference(copy.deepcopy(m))
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        outs, refs = m(x), ref(x)
+        again = m(x)
+    for a, b, c in zip(outs, refs, again):
+        assert (a - b).abs().max().item() <= 1e-4
+        torch.testing.assert_close(a, c, atol=0, rtol=0)
+    for n, p in m.named_parameters():
+        torch.testing.assert_close(p, before[n], atol=0, rtol=0, msg=n)

@@ -13,6 +13,7 @@ their window is the map), and the 'S' stages' windows and stripes pad as their h
 """
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmagent.models.hosts import CSWinHost, PVTHost, PVTv2Host, SwinHost
 from mmagent.models.hosts.base import as_stage_list, preset_settings
@@ -116,10 +117,39 @@ class CSWinFocusedAttention(FocusedLinearCore):
         self.get_v = nn.Conv2d(embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def forward(self, q, k, v, hw_shape):
+        if not torch.is_grad_enabled():
+            # inference: both convs of V first (one conv), the attention added into it
+            return self.attend(q, k, v, hw_shape, add_to=self.convs_of_v(v, hw_shape))
         out = self.attend(q, k, v, hw_shape)
-        if not torch.is_grad_enabled():  # inference: sums in place, no new tensors
-            return out.add_(self.conv_v(v, hw_shape)).add_(lepe(self.get_v, v, hw_shape))
         return out + self.conv_v(v, hw_shape) + lepe(self.get_v, v, hw_shape)
+
+    def convs_of_v(self, v, hw_shape):
+        """``conv_v(v) + lepe(get_v, v)`` as one depthwise conv, (B, N, C) dense: both
+        are depthwise, centred and zero-padded, so their sum is the conv with the sum
+        of the kernels (FLatten's, shared by the heads, and LePE's), run on V copied
+        once to a channels-last map. At 800x1344 the two convs held V's per-head copy
+        and two outputs at once (three token-sized tensors); this holds two."""
+        channels = v.shape[-1]
+        shared, pe = self.dwc, self.get_v
+        size = max(shared.kernel_size[0], pe.kernel_size[0])
+
+        def padded(w):  # centred in size x size
+            p = (size - w.shape[-1]) // 2
+            return F.pad(w, (p, p, p, p))
+
+        weight = padded(
+            shared.weight.repeat(channels // shared.weight.shape[0], 1, 1, 1)) + padded(
+                pe.weight)
+        bias = None
+        for conv, times in ((shared, channels // shared.weight.shape[0]), (pe, 1)):
+            if conv.bias is not None:
+                b = conv.bias.repeat(times)
+                bias = b if bias is None else bias + b
+        v_map = v.unflatten(1, hw_shape).permute(0, 3, 1, 2)
+        out = F.conv2d(
+            v_map.contiguous(memory_format=torch.channels_last), weight, bias,
+            padding=size // 2, groups=channels)
+        return out.permute(0, 2, 3, 1).flatten(1, 2)
 
 
 @MODELS.register_module()

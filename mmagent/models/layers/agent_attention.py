@@ -367,6 +367,31 @@ class AgentAttentionCore(BaseModule):
         per_row = q.shape[0] * self.num_heads * self.agent_resize.shape[0]
         return max(1, self.broadcast_chunk_elements // per_row)
 
+    def _mask_maker(self, cached, grid, prefix, q, needs_grad):
+        """``mask(side)``: one step's 4-D mask. Uncached, each mask is built right
+        before its step and freed after it: the two never exist at once (at 800x1344
+        each is 65 MB in Agent-Swin's stage 1)."""
+        if cached is not None:
+            return lambda side: cached[side is token_side].unsqueeze(0)
+        if not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad,
+                                                          self.use_cpu_kernels):
+            return lambda side: cpu_kernels.mask_into_scratch(side, grid, self.
+                                                              agent_resize)
+        return lambda side: self.side_bias(side, grid).unsqueeze(0)
+
+    @staticmethod
+    def _broadcast_into(add_to, q_h, a_h, agent_v, scale, rows, token_bias):
+        """The broadcast step added into ``add_to`` (B, L, C) in chunks of ``rows``
+        tokens; ``token_bias(r0, r1)`` gives the chunk's (h, rows, n) bias."""
+        heads, length, head_dims = q_h.shape[1:]
+        for r0 in range(0, length, rows):
+            r1 = min(length, r0 + rows)
+            logits = torch.matmul(q_h[:, :, r0:r1], a_h.transpose(-2, -1))
+            probs = torch.softmax(logits.mul_(scale).add_(token_bias(r0, r1)), dim=-1)
+            add_to[:, r0:r1].unflatten(-1, (heads, head_dims)).add_(
+                torch.matmul(probs, agent_v).transpose(1, 2))
+        return add_to
+
     def check_tokens(self, length, hw_shape):
         """The number of prefix tokens, after checking ``length`` against the map."""
         prefix = self.num_prefix_tokens
@@ -421,38 +446,16 @@ class AgentAttentionCore(BaseModule):
         q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
         cached = self.cached_side_biases((height, width), q_h.dtype)
         grid = None if cached is not None else self.bias_grid((height, width), q_h.dtype)
-        # Uncached, each mask is built right before its step and freed after it: the
-        # two never exist at once (at 800x1344 each is 65 MB in Agent-Swin's stage 1).
-        if cached is not None:
-
-            def mask(side):
-                return cached[side is token_side].unsqueeze(0)
-        elif not prefix and cpu_kernels.scratch_masks_apply(q, needs_grad, use_kernels):
-
-            def mask(side):
-                return cpu_kernels.mask_into_scratch(side, grid, self.agent_resize)
-        else:
-
-            def mask(side):
-                return self.side_bias(side, grid).unsqueeze(0)
-
+        mask = self._mask_maker(cached, grid, prefix, q, needs_grad)
         # Aggregation: the agents read every token.
         agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h,
                                                  attn_mask=mask(agent_side),
                                                  dropout_p=drop, scale=scale)
         if add_to is not None:  # inference, CPU path: see the docstring
-            rows = chunked
-            for r0 in range(0, length, rows):
-                r1 = min(length, r0 + rows)
-                if cached is not None:
-                    bias = cached[1][:, r0:r1]
-                else:
-                    bias = token_side(grid[:, :, r0:r1], self.agent_resize)
-                logits = torch.matmul(q_h[:, :, r0:r1], a_h.transpose(-2, -1))
-                probs = torch.softmax(logits.mul_(scale).add_(bias), dim=-1)
-                add_to[:, r0:r1].unflatten(-1, (heads, head_dims)).add_(
-                    torch.matmul(probs, agent_v).transpose(1, 2))
-            return add_to
+            return self._broadcast_into(
+                add_to, q_h, a_h, agent_v, scale, chunked,
+                lambda r0, r1: cached[1][:, r0:r1] if cached is not None else token_side(
+                    grid[:, :, r0:r1], self.agent_resize))
         # Broadcast: every token reads the agents.
         out = F.scaled_dot_product_attention(q_h, a_h, agent_v,
                                              attn_mask=mask(token_side), dropout_p=drop,

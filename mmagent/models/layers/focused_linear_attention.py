@@ -22,7 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmagent.registry import MODELS
-from .linear_attention import linear_attention, recompute_in_backward
+from .cpu_kernels import is_capturing
+from .linear_attention import _per_head_product, linear_attention, recompute_in_backward
 from .windows import resize_pos_embed
 
 __all__ = [
@@ -37,23 +38,77 @@ def resize_positional_encoding(pos, pretrain_hw, hw_shape):
     return resize_pos_embed(pos, pretrain_hw, hw_shape)
 
 
-def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None):
+def focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos=None, add_to=None,
+                   k_pos_owned=False):
     """Focused linear attention of q (B, N, C) over k (plus ``k_pos``, broadcast), v
     (B, n, C); heads on the channel axis; returns (B, N, C). ``scale`` is the raw
     (1, 1, C) parameter (softplus here). Runs in float32 whatever the inputs' dtype,
     and returns that dtype; in training its intermediates are recomputed in backward
-    (:func:`~mmagent.models.layers.linear_attention.recompute_in_backward`)."""
-    if k_pos is not None and not torch.is_grad_enabled():
-        # inference: the positional term is added here and dropped (a caller passing
-        # it inline frees it at once), and the sum is handed on with no reference
-        # left in this frame (``keys.pop()``), so that it is focused in place and
-        # freed as soon as the attention has used it
-        keys = [k + k_pos.to(k.dtype)]
+    (:func:`~mmagent.models.layers.linear_attention.recompute_in_backward`).
+
+    ``add_to`` (B, N, C), if given, is added to the result. In eager inference the
+    product is added into it in place (and it is returned), and the focused key map
+    is reduced to ``K^T V`` and its mean and freed before the queries are focused:
+    one token-sized map at a time besides ``add_to``. ``k_pos_owned``: the caller
+    made ``k_pos`` for this call and keeps no reference, so inference may add ``k``
+    into it in place (with one image it is as large as ``k``).
+    """
+    if not torch.is_grad_enabled() and not is_capturing():
+        if k_pos is None:
+            keys = [k]
+        elif (k_pos_owned and k_pos.shape == k.shape and k_pos.is_contiguous()
+              and k_pos.dtype == torch.float32):
+            keys = [k_pos.add_(k)]
+        else:
+            keys = [k + k_pos.to(k.dtype)]
+        owned = k_pos is not None
         del k, k_pos
-        return _focused_linear(q, keys.pop(), v, scale, num_heads, focusing_factor, None,
-                               True)
-    return recompute_in_backward(_focused_linear, q, k, v, scale, num_heads,
-                                 focusing_factor, k_pos)
+        return _focused_inference(q, keys, owned, v, scale, num_heads, focusing_factor,
+                                  add_to)
+    out = recompute_in_backward(_focused_linear, q, k, v, scale, num_heads,
+                                focusing_factor, k_pos)
+    return out if add_to is None else add_to + out
+
+
+def _focus_(x, s, p):
+    """The focused map of ``x`` made in place (inference; ``x`` owned, float32)."""
+    x = x.relu_().add_(1e-6).div_(s)
+    norm = x.norm(dim=-1, keepdim=True)
+    x.pow_(p)
+    return x.div_(x.norm(dim=-1, keepdim=True)).mul_(norm)
+
+
+def _owned_float(x, owned):
+    """``x`` as a contiguous float32 tensor this call may change in place: ``x`` itself
+    where the caller gave it away (``owned``) and it is one already."""
+    if owned and x.dtype == torch.float32 and x.is_contiguous():
+        return x
+    return x.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
+
+
+def _focused_inference(q, keys, owned, v, scale, num_heads, p, add_to):
+    """:func:`focused_linear` without gradients. ``keys`` is a one-element list with
+    the key map; ``owned``: the caller made it (``k + k_pos``) and holds no other
+    reference, so it is focused in place and freed once reduced."""
+    dtype = q.dtype
+    with torch.autocast(q.device.type, enabled=False):
+        s = F.softplus(scale.float())
+        k = _focus_(_owned_float(keys.pop(), owned), s, p)
+        b, n, _ = k.shape
+        kh = k.view(b, n, num_heads, -1).transpose(1, 2)  # (B, h, n, d)
+        k_mean = kh.mean(dim=-2, keepdim=True).transpose(-2, -1)  # (B, h, d, 1)
+        vh = v.float().unflatten(-1, (num_heads, -1)).transpose(1, 2)
+        kv = (kh.transpose(-2, -1) @ vh) * (1 / n)  # (B, h, d, d)
+        del k, kh, vh  # freed before the queries are focused
+        qf = _focus_(_owned_float(q, False), s, p)
+        qh = qf.view(*qf.shape[:2], num_heads, -1)  # (B, N, h, d)
+        # 1 / (q' . mean(k') + 1e-6) scales q' rather than the result: the same
+        # product up to rounding, in the buffer q' already is
+        qh.mul_((qh.transpose(1, 2) @ k_mean).add_(1e-6).reciprocal_().transpose(1, 2))
+        if add_to is not None and add_to.dtype == torch.float32:
+            return _per_head_product(qf, kv, add_to)
+        out = _per_head_product(qf, kv).to(dtype)
+    return out if add_to is None else add_to.add_(out)
 
 
 def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos, k_owned=False):
@@ -128,14 +183,18 @@ class FocusedLinearCore(nn.Module):
         self.positional_encoding = nn.Parameter(
             torch.zeros(1, self.pretrain_hw[0] * self.pretrain_hw[1], embed_dims))
 
-    def attend(self, q, k, v, kv_hw):
+    def attend(self, q, k, v, kv_hw, add_to=None):
         """Focused linear attention of q over k (plus the positional encoding resized
-        to the key map ``kv_hw``) and v; (B, N, C)."""
-        # passed inline: in inference focused_linear frees it after adding it to k
-        return focused_linear(
-            q, k, v, self.scale, self.num_heads, self.focusing_factor,
-            k_pos=resize_positional_encoding(self.positional_encoding, self.pretrain_hw,
-                                             kv_hw))
+        to the key map ``kv_hw``) and v; (B, N, C), added to ``add_to`` if given (in
+        inference in place: see :func:`focused_linear`)."""
+        pos = [
+            resize_positional_encoding(self.positional_encoding, self.pretrain_hw, kv_hw)
+        ]
+        owned = pos[0] is not self.positional_encoding  # resized: made for this call
+        # handed on without a reference here: in inference focused_linear adds k into
+        # a resized encoding in place, and frees the key map once reduced
+        return focused_linear(q, k, v, self.scale, self.num_heads, self.focusing_factor,
+                              k_pos=pos.pop(), add_to=add_to, k_pos_owned=owned)
 
     def conv_v(self, v, hw_shape):
         """The depthwise conv of V (B, N, C) on the ``hw_shape`` map (its per-head
@@ -205,6 +264,10 @@ class FocusedLinearAttention(FocusedLinearCore):
                 kv_hw = (x.shape[2], x.shape[3])
                 x = self.norm(x.flatten(2).transpose(1, 2))
             k, v = self.kv(x).chunk(2, dim=-1)
+        if self.sr_ratio == 1 and not torch.is_grad_enabled():
+            # inference: the conv of V first, the attention added into it
+            return self.proj_drop(
+                self.proj(self.attend(q, k, v, kv_hw, add_to=self.conv_v(v, hw_shape))))
         out = self.attend(q, k, v, kv_hw)
         if self.sr_ratio > 1:  # V back to N tokens, per head along the sequence
             d = c // self.num_heads

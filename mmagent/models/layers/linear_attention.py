@@ -61,12 +61,16 @@ def _eager_inference():
     return not (torch.is_grad_enabled() or is_capturing())
 
 
-def _per_head_product(x, kv):
-    """(B, N, C) tokens times (B, h, d, d) per head, as a (B, N, C) tensor."""
-    out = x.new_empty(x.shape)
+def _per_head_product(x, kv, add_to=None):
+    """(B, N, C) tokens times (B, h, d, d) per head, as a (B, N, C) tensor, or added
+    into ``add_to`` (B, N, C) in place and returned."""
+    out = x.new_empty(x.shape) if add_to is None else add_to
     d = kv.shape[-1]
     for b in range(x.shape[0]):
         for h in range(kv.shape[1]):
-            torch.mm(x[b, :, h * d:(h + 1) * d], kv[b, h], out=out[b, :,
-                                                                   h * d:(h + 1) * d])
+            rows, part = x[b, :, h * d:(h + 1) * d], out[b, :, h * d:(h + 1) * d]
+            if add_to is None:
+                torch.mm(rows, kv[b, h], out=part)
+            else:
+                part.addmm_(rows, kv[b, h])
     return out
