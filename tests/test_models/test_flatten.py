@@ -68,9 +68,9 @@ def test_parameter_count_equals_the_authors_classifier(cls, arch):
     assert abs(n / 1e6 - AUTHORS_M[(cls, arch)]) < 0.01
 
 
-@pytest.mark.parametrize('size', [(64, 64), (71, 45), (40, 134)])
-@pytest.mark.parametrize('cls', FAMILIES, ids=_ids)
-def test_equals_reference_rendering_at_any_size(cls, size):
+def _eval_model_with_visible_encodings(cls):
+    """A small eval model whose positional encodings and scales are large enough
+    that a mistake in them shows in the outputs."""
     torch.manual_seed(0)
     m = _small(cls).eval()
     with torch.no_grad():
@@ -78,6 +78,13 @@ def test_equals_reference_rendering_at_any_size(cls, size):
             if hasattr(mod, 'positional_encoding'):
                 mod.positional_encoding.normal_(0, 0.5)
                 mod.scale.normal_(0, 0.5)
+    return m
+
+
+@pytest.mark.parametrize('size', [(64, 64), (71, 45), (40, 134)])
+@pytest.mark.parametrize('cls', FAMILIES, ids=_ids)
+def test_equals_reference_rendering_at_any_size(cls, size):
+    m = _eval_model_with_visible_encodings(cls)
     ref = use_flatten_reference(copy.deepcopy(m))
     x = torch.randn(2, 3, *size)
     with torch.no_grad():
@@ -215,12 +222,7 @@ def test_one_image_inference_adds_keys_into_the_resized_encoding(cls, size):
     """With one image, inference adds the keys into the positional encoding resized
     for the call (issue 22: no third token-sized map); the parameter itself, used
     as it is on the pretraining map, is never written."""
-    torch.manual_seed(0)
-    m = _small(cls).eval()
-    with torch.no_grad():
-        for mod in m.modules():
-            if hasattr(mod, 'positional_encoding'):
-                mod.positional_encoding.normal_(0, 0.5)
+    m = _eval_model_with_visible_encodings(cls)
     before = {n: p.clone() for n, p in m.named_parameters()}
     ref = use_flatten_reference(copy.deepcopy(m))
     x = torch.randn(1, 3, *size)
