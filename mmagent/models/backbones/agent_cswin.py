@@ -8,6 +8,7 @@ from mmagent.models.hosts import CSWinHost
 from mmagent.models.hosts.base import AGENT_SETTINGS, agent_letter_map, preset_settings
 from mmagent.models.layers.agent_attention import AgentAttentionCore
 from mmagent.models.layers.stripe_attention import lepe
+from mmagent.models.layers.windows import map_view, tokens
 from mmagent.registry import MODELS
 
 __all__ = ['AgentCSWin', 'CSWinAgentAttention']
@@ -46,10 +47,10 @@ class CSWinAgentAttention(AgentAttentionCore):
         # inference: LePE first, the attention added into it (see attend's add_to);
         # channels-last, so the tokens of the conv's output are dense rows
         self.check_tokens(q.shape[1], hw_shape)
-        v_map = v.unflatten(1, hw_shape).permute(0, 3, 1, 2)
-        pe = self.get_v(v_map.contiguous(memory_format=torch.channels_last))
+        pe = self.get_v(
+            map_view(v, hw_shape).contiguous(memory_format=torch.channels_last))
         return self.attend(q, k, v, hw_shape, self.scale, self.attn_drop,
-                           add_to=pe.permute(0, 2, 3, 1).flatten(1, 2))
+                           add_to=tokens(pe))
 
 
 @MODELS.register_module()

@@ -19,6 +19,7 @@ from mmagent.models.hosts import CSWinHost, PVTHost, PVTv2Host, SwinHost
 from mmagent.models.hosts.base import as_stage_list, preset_settings
 from mmagent.models.layers.focused_linear_attention import FocusedLinearCore
 from mmagent.models.layers.stripe_attention import lepe
+from mmagent.models.layers.windows import map_view, tokens
 from mmagent.registry import MODELS
 
 __all__ = [
@@ -131,25 +132,19 @@ class CSWinFocusedAttention(FocusedLinearCore):
         and two outputs at once (three token-sized tensors); this holds two."""
         channels = v.shape[-1]
         shared, pe = self.dwc, self.get_v
+        heads = channels // shared.weight.shape[0]
         size = max(shared.kernel_size[0], pe.kernel_size[0])
 
         def padded(w):  # centred in size x size
             p = (size - w.shape[-1]) // 2
             return F.pad(w, (p, p, p, p))
 
-        weight = padded(
-            shared.weight.repeat(channels // shared.weight.shape[0], 1, 1, 1)) + padded(
-                pe.weight)
-        bias = None
-        for conv, times in ((shared, channels // shared.weight.shape[0]), (pe, 1)):
-            if conv.bias is not None:
-                b = conv.bias.repeat(times)
-                bias = b if bias is None else bias + b
-        v_map = v.unflatten(1, hw_shape).permute(0, 3, 1, 2)
+        weight = padded(shared.weight.repeat(heads, 1, 1, 1)) + padded(pe.weight)
+        bias = shared.bias.repeat(heads) + pe.bias  # both built with biases
         out = F.conv2d(
-            v_map.contiguous(memory_format=torch.channels_last), weight, bias,
-            padding=size // 2, groups=channels)
-        return out.permute(0, 2, 3, 1).flatten(1, 2)
+            map_view(v, hw_shape).contiguous(memory_format=torch.channels_last), weight,
+            bias, padding=size // 2, groups=channels)
+        return tokens(out)
 
 
 @MODELS.register_module()

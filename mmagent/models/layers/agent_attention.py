@@ -303,44 +303,33 @@ class AgentAttentionCore(BaseModule):
             self._bias_cache = (key, grid, None)
         return grid
 
-    def side_biases(self, hw_shape, dtype):
-        """Both steps' biases of :meth:`side_bias`, 3-D. In eval, where they fit the
-        budget (small maps: every layer of Agent-DeiT-T at 224), they replace the
-        grid in the cache, so a call makes no bias at all: at 224 the per-call
-        products and class-token rows were about a tenth of Agent-DeiT-T's eval time.
-        Without a prefix and with the published agent grid they are as large as the
-        grid."""
+    def side_biases(self, hw_shape, dtype, cached_only=False):
+        """Both steps' biases of :meth:`side_bias`, 3-D. In eval, where the agent grid
+        is not enlarged (n <= a: then they are as large as the grid, plus the prefix
+        rows) and they fit the budget (small maps: every layer of Agent-DeiT-T at 224),
+        they replace the grid in the cache, so a call makes no bias at all: at 224 the
+        per-call products and class-token rows were about a tenth of Agent-DeiT-T's
+        eval time. ``cached_only``: None unless the cache holds them or takes them now
+        (large maps make each step's bias right before it)."""
         key = self._cache_key(hw_shape, dtype)
         entry = self._bias_cache
         if key is not None and entry is not None and entry[0] == key \
                 and entry[2] is not None:
             return entry[2]
+        budget = self.bias_cache_budget
+        n = self.agent_resize.shape[0]
+        nbytes = (2 * self.num_heads * n * dtype.itemsize *
+                  (self.num_prefix_tokens + hw_shape[0] * hw_shape[1]))
+        cacheable = (
+            key is not None and n <= self.agent_num
+            and nbytes + budget.used(exclude=self) <= budget.limit)
+        if cached_only and not cacheable:
+            return None
         grid = self.bias_grid(hw_shape, dtype)
         sides = (self.side_bias(agent_side, grid), self.side_bias(token_side, grid))
-        if key is not None and self._sides_cacheable() and self.bias_cache_budget.admit(
-                self, sum(t.numel() * t.element_size() for t in sides)):
+        if cacheable and budget.admit(self, nbytes):
             self._bias_cache = (key, None, sides)
         return sides
-
-    def _sides_cacheable(self):
-        return self.agent_resize.shape[0] <= self.agent_num
-
-    def cached_side_biases(self, hw_shape, dtype):
-        """:meth:`side_biases` where the eval cache holds them or will hold them after
-        this call, else None (large maps make each step's bias right before it)."""
-        key = self._cache_key(hw_shape, dtype)
-        if key is None or not self._sides_cacheable():
-            return None
-        entry = self._bias_cache
-        if entry is not None and entry[0] == key and entry[2] is not None:
-            return entry[2]
-        length = self.num_prefix_tokens + hw_shape[0] * hw_shape[1]
-        nbytes = (2 * self.num_heads * self.agent_resize.shape[0] * length * torch.empty(
-            (), dtype=dtype).element_size())
-        budget = self.bias_cache_budget
-        if nbytes + budget.used(exclude=self) > budget.limit:
-            return None
-        return self.side_biases(hw_shape, dtype)
 
     def side_bias(self, side, grid):
         """One step's bias, 3-D: :func:`agent_side` (h, n, L) or :func:`token_side`
@@ -444,7 +433,7 @@ class AgentAttentionCore(BaseModule):
             return t.unflatten(-1, (heads, head_dims)).transpose(1, 2)
 
         q_h, k_h, v_h, a_h = map(split_heads, (q, k, v, agents))
-        cached = self.cached_side_biases((height, width), q_h.dtype)
+        cached = self.side_biases((height, width), q_h.dtype, cached_only=True)
         grid = None if cached is not None else self.bias_grid((height, width), q_h.dtype)
         mask = self._mask_maker(cached, grid, prefix, q, needs_grad)
         # Aggregation: the agents read every token.
@@ -564,7 +553,6 @@ class AgentAttention(AgentAttentionCore):
         height, width = hw_shape
         prefix = self.num_prefix_tokens
         q, k, v = self.project_qkv(x)
-        self.check_tokens(q.shape[1], hw_shape)
 
         def lepe():
             # Diversity restoration: depthwise conv on V viewed as an image. V is
@@ -575,6 +563,7 @@ class AgentAttention(AgentAttentionCore):
 
         if not prefix and not torch.is_grad_enabled():
             # inference: the attention added into the conv's output (attend's add_to)
+            self.check_tokens(q.shape[1], hw_shape)  # before the conv reads the map
             return self.proj_drop(
                 self.proj(
                     self.attend(q, k, v, hw_shape, self.scale, self.attn_drop,

@@ -111,32 +111,24 @@ def _focused_inference(q, keys, owned, v, scale, num_heads, p, add_to):
     return out if add_to is None else add_to.add_(out)
 
 
-def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos, k_owned=False):
+def _focused_linear(q, k, v, scale, num_heads, focusing_factor, k_pos):
+    """:func:`focused_linear` in training, and in inference under graph capture."""
     if k_pos is not None:
         k = k + k_pos.to(k.dtype)
-        k_owned = True
     dtype = q.dtype
     with torch.autocast(q.device.type, enabled=False):
-        q32, v, scale = q.float(), v.float(), scale.float()
-        keys = [k.float()]
-        k_owned = k_owned or keys[0] is not k
-        del k  # the key map lives on only in ``keys`` (see focused_linear)
+        q, k, v, scale = q.float(), k.float(), v.float(), scale.float()
         s = F.softplus(scale)
 
-        def focus(x, owned):
-            if not torch.is_grad_enabled():  # the same steps in at most one new tensor
-                x = (x.relu_() if owned else F.relu(x)).add_(1e-6).div_(s)
-                norm = x.norm(dim=-1, keepdim=True)
-                x.pow_(focusing_factor)
-                return x.div_(x.norm(dim=-1, keepdim=True)).mul_(norm)
+        def focus(x):
+            if not torch.is_grad_enabled():  # the same steps in one new tensor
+                return _focus_(x.clone(), s, focusing_factor)
             x = (F.relu(x) + 1e-6) / s
             norm = x.norm(dim=-1, keepdim=True)
             x = x**focusing_factor
             return x / x.norm(dim=-1, keepdim=True) * norm
 
-        # a map is focused in place only where it is a temporary of this call
-        out = linear_attention(
-            focus(q32, q32 is not q), focus(keys.pop(), k_owned), v, num_heads)
+        out = linear_attention(focus(q), focus(k), v, num_heads)
     return out.to(dtype)
 
 
